@@ -1,0 +1,2 @@
+//! Configuration: system specs, presets and overrides.
+pub mod system;

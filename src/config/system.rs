@@ -1,0 +1,288 @@
+//! The system spec: compute device, tier hierarchy, placement and overlap (YAML in
+//! `models/systems/`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layers::LayerSet;
+use crate::tier::latency::LatencyDist;
+use crate::units::{Bytes, BytesPerSec, FlopsPerSec, Seconds};
+
+/// A machine: compute, tiers (fastest first; the first is compute-local), placement, overlap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSpec {
+    /// Preset name, e.g. `h100-hbf`.
+    pub name: String,
+    /// One line on what this system is.
+    #[serde(default)]
+    pub description: String,
+    /// The compute device and its effective rates.
+    pub compute: ComputeSpec,
+    /// Memory tiers, fastest first. The first is the compute-local tier (HBM on a GPU, DRAM on
+    /// a CPU): its bytes enter the roofline; every other tier is simulated as a device.
+    pub tiers: Vec<TierSpec>,
+    /// Where weights and KV live.
+    pub placement: PlacementSpec,
+    /// How fetches from remote tiers overlap compute.
+    #[serde(default)]
+    pub overlap: OverlapSpec,
+    /// Simulation fidelity.
+    #[serde(default)]
+    pub sim: SimSpec,
+    /// Where each figure comes from, by dotted path (`tiers.hbf.read_bw`): a datasheet, paper,
+    /// measurement, or the word `assumption`.
+    #[serde(default)]
+    pub evidence: BTreeMap<String, String>,
+}
+
+/// The compute device: a roofline with efficiencies and fixed overheads (DESIGN §2.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeSpec {
+    /// What the device is (`NVIDIA H100 SXM5`, `AMD Ryzen 3 5300U, 8 threads`).
+    pub device: String,
+    /// Peak dense matmul rate at the weights' compute precision.
+    pub peak_flops: FlopsPerSec,
+    /// Fraction of `peak_flops` reached on prompt ubatches (large matmuls).
+    pub prefill_efficiency: f64,
+    /// Fraction of `peak_flops` reached by decode matmuls (matrix-vector, one token).
+    pub decode_efficiency: f64,
+    /// Fraction of `peak_flops` reached by attention over the KV cache (score and value
+    /// products); on CPUs this is far below the matmul efficiency, which is why decode slows at
+    /// depth more than the extra KV bytes explain. Defaults to `decode_efficiency`.
+    #[serde(default)]
+    pub attention_efficiency: Option<f64>,
+    /// Fraction of the local tier's read bandwidth that streaming weights and KV achieves.
+    pub memory_efficiency: f64,
+    /// Fixed cost per layer per step (kernel launches, synchronisation).
+    pub layer_overhead: Seconds,
+    /// Fixed cost per step (graph build, sampling, host round trip).
+    pub step_overhead: Seconds,
+}
+
+impl ComputeSpec {
+    /// Effective attention efficiency.
+    pub fn attention_efficiency(&self) -> f64 {
+        self.attention_efficiency.unwrap_or(self.decode_efficiency)
+    }
+}
+
+/// The broad class of a tier; informational, used in reports and presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TierKind {
+    Hbm,
+    Hbf,
+    Dram,
+    Gddr,
+    Cxl,
+    Ssd,
+    Other,
+}
+
+/// One memory tier as a device (DESIGN §2.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Name used by placement rules and dotted paths (`hbm`, `hbf`, `ssd`).
+    pub name: String,
+    /// What kind of memory this is.
+    pub kind: TierKind,
+    /// Usable capacity.
+    pub capacity: Bytes,
+    /// Sustained read bandwidth of the tier's link.
+    pub read_bw: BytesPerSec,
+    /// Sustained write bandwidth (flash writes are ~100× slower than reads).
+    pub write_bw: BytesPerSec,
+    /// Access latency of a read (the time a unit is held). Required on every tier but the first.
+    #[serde(default)]
+    pub read_latency: Option<LatencyDist>,
+    /// Access latency of a write (program time). Required on every tier but the first.
+    #[serde(default)]
+    pub write_latency: Option<LatencyDist>,
+    /// Units (dies × planes, banks) that each serve one access at a time.
+    #[serde(default)]
+    pub parallel_units: Option<u32>,
+    /// Most accesses the host keeps outstanding.
+    #[serde(default)]
+    pub queue_depth: Option<u32>,
+    /// Transfer unit of one access (page, KV block, chunk).
+    #[serde(default)]
+    pub io_size: Option<Bytes>,
+    /// Flash endurance, for lifetime at the simulated write rate.
+    #[serde(default)]
+    pub endurance: Option<EnduranceSpec>,
+}
+
+/// Flash endurance figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnduranceSpec {
+    /// Program/erase cycles each cell survives.
+    pub pe_cycles: f64,
+    /// Write amplification factor (device bytes written per host byte).
+    #[serde(default = "one")]
+    pub waf: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Where weights and KV cache live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementSpec {
+    /// Weight placement.
+    pub weights: WeightPlacement,
+    /// KV cache placement.
+    pub kv: KvPlacement,
+}
+
+/// Weight placement: a default tier and rules, later rules winning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightPlacement {
+    /// Tier of every weight no rule names.
+    pub default: String,
+    /// Exceptions, e.g. `{tensors: [ffn], layers: "20-", tier: hbf}`.
+    #[serde(default)]
+    pub rules: Vec<WeightRule>,
+}
+
+/// One weight placement rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightRule {
+    /// Tensor classes the rule moves.
+    pub tensors: Vec<TensorClass>,
+    /// Layers the rule applies to (all when absent; ignored for `output` and `token_embd`).
+    #[serde(default)]
+    pub layers: Option<LayerSet>,
+    /// Destination tier.
+    pub tier: String,
+}
+
+/// Classes of weights that placement rules move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorClass {
+    /// Attention projections, norms and the MoE router.
+    Attn,
+    /// Dense FFN and shared-expert matrices.
+    Ffn,
+    /// Routed expert matrices.
+    Experts,
+    /// The output (LM head) matrix.
+    Output,
+    /// The token embedding matrix (one row read per token).
+    TokenEmbd,
+    /// Everything in a layer.
+    All,
+}
+
+/// KV cache placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvPlacement {
+    /// Tiers the KV cache may occupy, in spill order (the first is where new tokens go).
+    pub tiers: Vec<String>,
+    /// KV bytes allowed in the first tier; by default whatever its weights leave free.
+    #[serde(default)]
+    pub budget: Option<Bytes>,
+    /// Which tokens move when the budget is full.
+    #[serde(default)]
+    pub policy: SpillPolicy,
+}
+
+/// How the KV cache spills to the next tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpillPolicy {
+    /// The oldest tokens of every layer move first; each new token beyond the budget pushes one
+    /// old token's KV out (a write to the next tier).
+    #[default]
+    OldestFirst,
+    /// Whole layers' KV lives in the next tier, the last layers first, as many as needed.
+    WholeLayers,
+}
+
+/// Overlap of remote fetches with compute (DESIGN §2.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlapSpec {
+    /// The overlap mode.
+    pub mode: OverlapMode,
+    /// Layers fetched ahead in `prefetch` mode.
+    #[serde(default = "one_u32")]
+    pub prefetch_layers: u32,
+    /// Bytes the prefetch buffer holds; a layer's fetch waits for room.
+    #[serde(default)]
+    pub buffer: Option<Bytes>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+impl Default for OverlapSpec {
+    fn default() -> Self {
+        Self {
+            mode: OverlapMode::Stream,
+            prefetch_layers: 1,
+            buffer: None,
+        }
+    }
+}
+
+/// Overlap modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapMode {
+    /// Fetch a layer's remote bytes, then compute it.
+    None,
+    /// Compute consumes a layer while it arrives: the layer ends when both are done.
+    Stream,
+    /// Fetch `prefetch_layers` layers ahead into a bounded buffer.
+    Prefetch,
+}
+
+/// Simulation fidelity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSpec {
+    /// `coarse` groups accesses into at most `lanes` concurrent batches per tier per fetch
+    /// (fast; exact for fixed latencies), `fine` simulates every `io_size` access.
+    #[serde(default)]
+    pub granularity: Granularity,
+    /// Concurrent coarse accesses per tier and fetch.
+    #[serde(default = "sixteen")]
+    pub lanes: u32,
+}
+
+fn sixteen() -> u32 {
+    16
+}
+
+impl Default for SimSpec {
+    fn default() -> Self {
+        Self {
+            granularity: Granularity::Coarse,
+            lanes: 16,
+        }
+    }
+}
+
+/// Simulation granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// Accesses grouped into lanes: fast, exact for fixed latencies.
+    #[default]
+    Coarse,
+    /// One simulated access per `io_size`.
+    Fine,
+}

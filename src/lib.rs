@@ -1,0 +1,6 @@
+pub mod config;
+pub mod layers;
+pub mod model;
+pub mod rng;
+pub mod tier;
+pub mod units;

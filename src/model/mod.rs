@@ -1,0 +1,3 @@
+//! Model architectures and the traffic they generate.
+pub mod quant;
+pub mod spec;

@@ -1,0 +1,2 @@
+//! Tier devices: latency distributions and the access timeline of a memory tier.
+pub mod latency;
