@@ -107,7 +107,10 @@ impl<'de> Deserialize<'de> for LayerSet {
                 let v = u32::try_from(v).map_err(E::custom)?;
                 Ok(LayerSet::range(v, v))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<LayerSet, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LayerSet, A::Error> {
                 let mut ranges = Vec::new();
                 while let Some(v) = seq.next_element::<u32>()? {
                     ranges.push((v, Some(v)));

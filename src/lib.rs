@@ -1,6 +1,53 @@
+//! # tiersim — the memory hierarchy under LLM inference, simulated
+//!
+//! tiersim answers "what pp and tg would this model reach on this memory hierarchy?" by
+//! simulating llama-bench's tests on a model of the hardware. The crate is organised by concept:
+//!
+//! - [`units`]: dimensional quantities (`Bytes`, `Seconds`, `BytesPerSec`, `FlopsPerSec`) as
+//!   distinct types, parsed only with their unit (`1.6TB/s`, `4us`, `512GiB`), and [`units::SimTime`],
+//!   the integer clock.
+//! - [`model`]: an LLM architecture ([`model::spec::ModelSpec`], YAML in `models/`) and the
+//!   traffic it generates per layer and token ([`model::traffic::ModelTraffic`]): weight bytes,
+//!   KV bytes per token, FLOPs.
+//! - [`config`]: the system spec ([`config::system::SystemSpec`]: compute roofline, tiers,
+//!   placement, overlap), embedded presets, `--set` overrides, validation with field paths.
+//! - [`tier`]: a tier as a device: latency distributions ([`tier::latency`]) and the
+//!   lanes-and-link access model ([`tier::device::Device`]).
+//! - [`engine`]: the event core — a deterministic scheduler and FIFO timelines. It knows nothing
+//!   of models or files.
+//! - [`sim`]: a model placed on a system ([`sim::machine::Machine`]), KV residency as the context
+//!   grows ([`sim::kv::KvLayout`]), what each step asks of each layer ([`sim::work::StepWork`])
+//!   and its execution with overlap ([`sim::run::Run`]).
+//! - [`scenario`]: llama-bench's `pp`, `tg` and `pg` tests with depth, batch, ubatch and
+//!   repetitions; [`report`]: the md, csv, json and jsonl exporters with llama-bench's fields.
+//! - [`cli`]: the command line, parsed once into typed options.
+//!
+//! A typical use from code:
+//!
+//! ```
+//! use tiersim::{config::load, scenario, sim::machine::Machine};
+//! let model = load::model(Some("smollm2-135m-instruct-q4_1"), &[]).unwrap();
+//! let system = load::system(Some("h100"), &[]).unwrap();
+//! let machine = Machine::new(&model.spec, &system.spec).unwrap();
+//! let case = scenario::TestCase {
+//!     n_prompt: 0, n_gen: 16, n_depth: 0, n_batch: 2048, n_ubatch: 512,
+//!     type_k: tiersim::model::quant::QuantType::F16,
+//!     type_v: tiersim::model::quant::QuantType::F16, n_threads: 1,
+//! };
+//! let out = scenario::run_test(&machine, &case, 2, 42, 0).unwrap();
+//! assert_eq!(out.samples.len(), 2);
+//! ```
+#![warn(missing_docs)]
+
+pub mod cli;
 pub mod config;
+pub mod engine;
+pub mod error;
 pub mod layers;
 pub mod model;
+pub mod report;
 pub mod rng;
+pub mod scenario;
+pub mod sim;
 pub mod tier;
 pub mod units;

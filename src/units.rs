@@ -71,7 +71,8 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
                 || c == '+'
                 || c == '-'
                 || ((c == 'e' || c == 'E')
-                    && t[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')
+                    && t[i + 1..]
+                        .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')
                     && i > 0))
         })
         .map_or(t.len(), |(i, _)| i);
@@ -591,11 +592,11 @@ impl Div<Seconds> for Flops {
     }
 }
 
-/// Simulated time: an integer count of femtoseconds since the start of the current step.
+/// Simulated time: an integer count of femtoseconds since the start of a repetition.
 ///
 /// Integer time keeps event order exact and platform-independent; femtoseconds keep the
-/// rounding of a single microsecond-scale access below 1e-9 relative, and a step may last up
-/// to five hours before the counter overflows (steps are simulated one at a time and rebased).
+/// rounding of a single microsecond-scale access below 1e-9 relative, and a repetition may
+/// last five hours before the counter saturates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimTime(pub u64);
 
@@ -639,6 +640,13 @@ impl Add for SimTime {
     }
 }
 
+impl AddAssign for SimTime {
+    #[inline]
+    fn add_assign(&mut self, rhs: Self) {
+        *self = *self + rhs;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,13 +679,28 @@ mod tests {
             Seconds::parse("-4us"),
             Err(UnitError::Negative { .. })
         ));
-        assert!(matches!(Seconds::parse("fast"), Err(UnitError::BadNumber { .. })));
-        assert!(matches!(Seconds::parse("NaNs"), Err(UnitError::BadNumber { .. })));
+        assert!(matches!(
+            Seconds::parse("fast"),
+            Err(UnitError::BadNumber { .. })
+        ));
+        assert!(matches!(
+            Seconds::parse("NaNs"),
+            Err(UnitError::BadNumber { .. })
+        ));
     }
 
     #[test]
     fn display_round_trips() {
-        for text in ["512GiB", "64KiB", "4MB", "1.6TB/s", "819GB/s", "989TFLOP/s", "4us", "50us"] {
+        for text in [
+            "512GiB",
+            "64KiB",
+            "4MB",
+            "1.6TB/s",
+            "819GB/s",
+            "989TFLOP/s",
+            "4us",
+            "50us",
+        ] {
             let shown = match text {
                 t if t.ends_with("FLOP/s") => FlopsPerSec::parse(t).unwrap().to_string(),
                 t if t.ends_with("B/s") => BytesPerSec::parse(t).unwrap().to_string(),

@@ -1,2 +1,6 @@
-//! Configuration: system specs, presets and overrides.
+//! Configuration: system specs, embedded presets, loading with overrides, validation.
+pub mod error;
+pub mod load;
+pub mod presets;
 pub mod system;
+pub mod validate;

@@ -1,3 +1,4 @@
 //! Model architectures and the traffic they generate.
 pub mod quant;
 pub mod spec;
+pub mod traffic;

@@ -131,6 +131,10 @@ mod tests {
         assert_eq!(QuantType::Q8_0.bytes(32.0).0, 34.0);
         assert_eq!(QuantType::Q4_0.bytes(32.0).0, 18.0);
         assert_eq!(QuantType::from_name("Q8_0"), Some(QuantType::Q8_0));
-        assert!(QuantType::ALL.iter().all(|t| QuantType::from_name(t.name()) == Some(*t)));
+        assert!(
+            QuantType::ALL
+                .iter()
+                .all(|t| QuantType::from_name(t.name()) == Some(*t))
+        );
     }
 }

@@ -1,2 +1,3 @@
-//! Tier devices: latency distributions and the access timeline of a memory tier.
+//! Tier devices: latency distributions and the access model of a memory tier.
+pub mod device;
 pub mod latency;

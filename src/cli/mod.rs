@@ -1,0 +1,161 @@
+//! The command line: flags defined here with clap, turned once into typed options per command,
+//! then run. llama-bench's single-dash long flags (`-pg`, `-ub`, `-ctk`) are accepted by
+//! rewriting them to clap's double-dash form before parsing.
+
+pub mod simulate;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::presets;
+use crate::error::Error;
+
+/// tiersim: a discrete-event simulator of the memory hierarchy under LLM inference.
+#[derive(Debug, Parser)]
+#[command(name = "tiersim", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// tiersim's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A simulated llama-bench: llama-bench's flags, output and field names.
+    Simulate(SimulateArgs),
+    /// List the embedded model and system presets.
+    Presets,
+}
+
+/// `tiersim simulate` flags, as llama-bench spells them. Lists take commas or repetition;
+/// integer lists take llama-bench's ranges (`128-1024*2`, `0-4096+1024`).
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Prompt lengths (pp tests); 0 disables.
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        value_delimiter = ',',
+        default_value = "512"
+    )]
+    pub n_prompt: Vec<String>,
+    /// Generation lengths (tg tests); 0 disables.
+    #[arg(
+        short = 'n',
+        long = "n-gen",
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    pub n_gen: Vec<String>,
+    /// Prompt and generation pairs `pp,tg` (pg tests); repeat for several.
+    #[arg(long = "pg")]
+    pub pg: Vec<String>,
+    /// KV cache depth before the timed part.
+    #[arg(
+        short = 'd',
+        long = "n-depth",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub n_depth: Vec<String>,
+    /// Logical batch size.
+    #[arg(
+        short = 'b',
+        long = "batch-size",
+        value_delimiter = ',',
+        default_value = "2048"
+    )]
+    pub batch: Vec<String>,
+    /// Physical batch size (prompt tokens per step).
+    #[arg(
+        long = "ub",
+        alias = "ubatch-size",
+        value_delimiter = ',',
+        default_value = "512"
+    )]
+    pub ubatch: Vec<String>,
+    /// KV cache key types (`f16`, `q8_0`, `q4_0`).
+    #[arg(
+        long = "ctk",
+        alias = "cache-type-k",
+        value_delimiter = ',',
+        default_value = "f16"
+    )]
+    pub type_k: Vec<String>,
+    /// KV cache value types.
+    #[arg(
+        long = "ctv",
+        alias = "cache-type-v",
+        value_delimiter = ',',
+        default_value = "f16"
+    )]
+    pub type_v: Vec<String>,
+    /// Threads, recorded in the output (the system profile sets compute speed).
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    pub threads: Vec<String>,
+    /// Repetitions of each test, each with its own random stream.
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub reps: u32,
+    /// Output format: md, csv, json or jsonl.
+    #[arg(short = 'o', long = "output", default_value = "md")]
+    pub output: String,
+    /// Model: a preset name or a YAML file (default: qwen2.5-3b-instruct-q4_k_m).
+    #[arg(short = 'm', long = "model")]
+    pub model: Option<String>,
+    /// System: a preset name or a YAML file (default: h100-hbf).
+    #[arg(long = "system")]
+    pub system: Option<String>,
+    /// Override a parameter by dotted path, with its unit: `tiers.hbf.read_bw=800GB/s`,
+    /// `model.n_layers=40`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Seed of the random streams.
+    #[arg(long = "seed", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// llama-bench's multi-letter single-dash flags and their clap spelling.
+const LLAMA_BENCH_FLAGS: [(&str, &str); 4] = [
+    ("-pg", "--pg"),
+    ("-ub", "--ub"),
+    ("-ctk", "--ctk"),
+    ("-ctv", "--ctv"),
+];
+
+/// Rewrites llama-bench's single-dash long flags (`-ub 256`, `-ctk=q8_0`) to `--ub` and friends.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|arg| {
+            let Some(text) = arg.to_str() else { return arg };
+            for (short, long) in LLAMA_BENCH_FLAGS {
+                if text == short {
+                    return long.into();
+                }
+                if let Some(rest) = text.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
+                    return format!("{long}={rest}").into();
+                }
+            }
+            arg
+        })
+        .collect()
+}
+
+/// Runs a parsed command, writing its results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
+    match cli.command {
+        Command::Simulate(args) => simulate::run(&simulate::SimulateOptions::from_args(args)?, out),
+        Command::Presets => list_presets(out).map_err(Error::Output),
+    }
+}
+
+fn list_presets(out: &mut dyn Write) -> std::io::Result<()> {
+    for (kind, table) in [("model", presets::MODELS), ("system", presets::SYSTEMS)] {
+        for p in table {
+            writeln!(out, "{kind:6}  {}", p.name)?;
+        }
+    }
+    Ok(())
+}

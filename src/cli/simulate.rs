@@ -1,0 +1,242 @@
+//! `tiersim simulate`: raw llama-bench flags validated into [`SimulateOptions`], then run test by
+//! test, each record streamed out as it finishes.
+
+use std::io::Write;
+
+use crate::cli::SimulateArgs;
+use crate::config::load::{self, Override};
+use crate::error::Error;
+use crate::model::quant::QuantType;
+use crate::report::{MdColumns, OutputFormat, RunInfo};
+use crate::scenario::{self, RecordContext, TestCase};
+use crate::sim::machine::Machine;
+
+/// Validated options of `tiersim simulate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulateOptions {
+    /// Prompt lengths.
+    pub n_prompt: Vec<u32>,
+    /// Generation lengths.
+    pub n_gen: Vec<u32>,
+    /// Prompt and generation pairs.
+    pub pg: Vec<(u32, u32)>,
+    /// Depths.
+    pub n_depth: Vec<u32>,
+    /// Logical batch sizes.
+    pub batch: Vec<u32>,
+    /// Physical batch sizes.
+    pub ubatch: Vec<u32>,
+    /// KV key types.
+    pub type_k: Vec<QuantType>,
+    /// KV value types.
+    pub type_v: Vec<QuantType>,
+    /// Thread counts.
+    pub threads: Vec<u32>,
+    /// Repetitions.
+    pub reps: u32,
+    /// Output format.
+    pub output: OutputFormat,
+    /// Model preset or file.
+    pub model: Option<String>,
+    /// System preset or file.
+    pub system: Option<String>,
+    /// Overrides.
+    pub sets: Vec<Override>,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl SimulateOptions {
+    /// Validates raw flags.
+    pub fn from_args(a: SimulateArgs) -> Result<Self, Error> {
+        let threads = if a.threads.is_empty() {
+            vec![std::thread::available_parallelism().map_or(1, |n| n.get() as u32)]
+        } else {
+            int_list("-t", &a.threads)?
+        };
+        let pg =
+            a.pg.iter()
+                .map(|v| {
+                    let (p, g) = v.split_once(',').ok_or_else(|| {
+                        Error::usage(
+                            "-pg",
+                            format!("`{v}` is not a pair; expected pp,tg such as 512,128"),
+                        )
+                    })?;
+                    Ok((int("-pg", p)?, int("-pg", g)?))
+                })
+                .collect::<Result<_, Error>>()?;
+        if a.reps == 0 {
+            return Err(Error::usage("-r", "is 0; expected at least one repetition"));
+        }
+        let nonzero = |flag: &str, v: Vec<u32>| {
+            if v.contains(&0) {
+                Err(Error::usage(flag, "contains 0; expected positive sizes"))
+            } else {
+                Ok(v)
+            }
+        };
+        Ok(Self {
+            n_prompt: int_list("-p", &a.n_prompt)?,
+            n_gen: int_list("-n", &a.n_gen)?,
+            pg,
+            n_depth: int_list("-d", &a.n_depth)?,
+            batch: nonzero("-b", int_list("-b", &a.batch)?)?,
+            ubatch: nonzero("-ub", int_list("-ub", &a.ubatch)?)?,
+            type_k: types("-ctk", &a.type_k)?,
+            type_v: types("-ctv", &a.type_v)?,
+            threads,
+            reps: a.reps,
+            output: a
+                .output
+                .parse()
+                .map_err(|e: crate::report::UnknownFormat| Error::usage("-o", e.to_string()))?,
+            model: a.model,
+            system: a.system,
+            sets: a
+                .set
+                .iter()
+                .map(|s| Override::parse(s))
+                .collect::<Result<_, _>>()?,
+            seed: a.seed,
+        })
+    }
+
+    /// The tests in llama-bench's order: parameter combinations outermost, then the pp, tg and
+    /// pg tests of each.
+    pub fn cases(&self) -> Vec<TestCase> {
+        let mut cases = Vec::new();
+        for &n_batch in &self.batch {
+            for &n_ubatch in &self.ubatch {
+                for &type_k in &self.type_k {
+                    for &type_v in &self.type_v {
+                        for &n_threads in &self.threads {
+                            for &n_depth in &self.n_depth {
+                                let base = TestCase {
+                                    n_prompt: 0,
+                                    n_gen: 0,
+                                    n_depth,
+                                    n_batch,
+                                    n_ubatch,
+                                    type_k,
+                                    type_v,
+                                    n_threads,
+                                };
+                                let tests =
+                                    self.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0));
+                                let tests = tests
+                                    .chain(self.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g)));
+                                let tests = tests
+                                    .chain(self.pg.iter().copied().filter(|&(p, g)| p + g > 0));
+                                cases.extend(tests.map(|(n_prompt, n_gen)| TestCase {
+                                    n_prompt,
+                                    n_gen,
+                                    ..base
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cases
+    }
+}
+
+/// Runs the simulation and streams the records in the chosen format.
+pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
+    let model = load::model(opts.model.as_deref(), &opts.sets)?;
+    let system = load::system(opts.system.as_deref(), &opts.sets)?;
+    let machine = Machine::new(&model.spec, &system.spec)?;
+    let cases = opts.cases();
+    // Every test's capacity is checked before the first result is written, so a run either
+    // fails at once or writes a complete, well-formed file.
+    for case in &cases {
+        crate::sim::kv::KvLayout::new(&machine, case.type_k, case.type_v, case.max_ctx())?;
+    }
+    let ctx = RecordContext {
+        model_origin: opts.model.as_deref().unwrap_or(load::DEFAULT_MODEL),
+        seed: opts.seed,
+    };
+    let mut info = RunInfo::new(&machine.system.name, opts.seed);
+    let names = |ts: &[QuantType]| ts.iter().map(|t| t.name()).collect::<Vec<_>>();
+    info.md_columns = MdColumns {
+        n_batch: MdColumns::shows(&opts.batch, &MdColumns::DEFAULT_N_BATCH),
+        n_ubatch: MdColumns::shows(&opts.ubatch, &MdColumns::DEFAULT_N_UBATCH),
+        type_k: MdColumns::shows(&names(&opts.type_k), &MdColumns::DEFAULT_CACHE_TYPE),
+        type_v: MdColumns::shows(&names(&opts.type_v), &MdColumns::DEFAULT_CACHE_TYPE),
+        ..MdColumns::for_backend("CPU")
+    };
+    let mut exporter = opts.output.exporter(info);
+    exporter.header(out).map_err(Error::Output)?;
+    for (id, case) in cases.iter().enumerate() {
+        let outcome = scenario::run_test(&machine, case, opts.reps, opts.seed, id as u32)?;
+        let rec = scenario::record(&machine, &ctx, case, &outcome);
+        exporter.record(out, &rec).map_err(Error::Output)?;
+    }
+    exporter.footer(out).map_err(Error::Output)
+}
+
+fn int(flag: &str, text: &str) -> Result<u32, Error> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::usage(flag, format!("`{text}` is not a non-negative integer")))
+}
+
+/// Parses llama-bench's integer lists: values, `first-last`, `first-last+step`, `first-last*mult`.
+fn int_list(flag: &str, items: &[String]) -> Result<Vec<u32>, Error> {
+    let mut out = Vec::new();
+    for item in items {
+        let item = item.trim();
+        let Some((first, rest)) = item.split_once('-') else {
+            out.push(int(flag, item)?);
+            continue;
+        };
+        let first = int(flag, first)?;
+        let (last, step) = if let Some((l, s)) = rest.split_once('+') {
+            (int(flag, l)?, Step::Add(int(flag, s)?))
+        } else if let Some((l, s)) = rest.split_once('*') {
+            (int(flag, l)?, Step::Mul(int(flag, s)?))
+        } else {
+            (int(flag, rest)?, Step::Add(1))
+        };
+        let bad = matches!(step, Step::Add(0) | Step::Mul(0 | 1))
+            || (matches!(step, Step::Mul(_)) && first == 0);
+        if bad || last < first {
+            return Err(Error::usage(
+                flag,
+                format!(
+                    "`{item}` is not a range; expected first-last, first-last+step or first-last*mult with first <= last"
+                ),
+            ));
+        }
+        let mut v = first;
+        while v <= last {
+            out.push(v);
+            v = match step {
+                Step::Add(s) => v.saturating_add(s),
+                Step::Mul(m) => v.saturating_mul(m),
+            };
+            if v == u32::MAX {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+enum Step {
+    Add(u32),
+    Mul(u32),
+}
+
+fn types(flag: &str, items: &[String]) -> Result<Vec<QuantType>, Error> {
+    items
+        .iter()
+        .map(|t| {
+            QuantType::from_name(t.trim()).ok_or_else(|| {
+                Error::usage(flag, format!("`{t}` is not a ggml type; expected f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1 or iq4_nl"))
+            })
+        })
+        .collect()
+}

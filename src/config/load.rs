@@ -1,0 +1,234 @@
+//! Loading specs: a preset name or a YAML file, then `--set` overrides, then the schema, then
+//! validation — each step reporting where it failed.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+use crate::config::error::ConfigError;
+use crate::config::presets::{self, Preset};
+use crate::config::system::SystemSpec;
+use crate::config::validate;
+use crate::model::spec::ModelSpec;
+
+/// The model simulated when none is named: the seeds' model.
+pub const DEFAULT_MODEL: &str = "qwen2.5-3b-instruct-q4_k_m";
+/// The system simulated when none is named: HBM with KV spilling to HBF.
+pub const DEFAULT_SYSTEM: &str = "h100-hbf";
+
+/// A spec and where it came from (a path or `preset <name>`), for messages and result files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<T> {
+    /// The parsed, overridden and validated spec.
+    pub spec: T,
+    /// A path or `preset <name>`.
+    pub origin: String,
+}
+
+/// One `--set key=value` override: a dotted path and a YAML value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// Path segments; a segment selects a map key, a list element by its `name`, or an index.
+    pub path: Vec<String>,
+    /// The value, parsed as YAML (`4us`, `16`, `[hbm, hbf]`).
+    pub value: Value,
+    /// The override as written, for messages.
+    pub text: String,
+}
+
+impl Override {
+    /// Parses `tiers.hbf.read_bw=800GB/s`.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let err = |message: &str| ConfigError::Override {
+            text: text.to_owned(),
+            message: message.to_owned(),
+        };
+        let (key, value) = text
+            .split_once('=')
+            .ok_or_else(|| err("expected key=value, e.g. tiers.hbf.read_bw=800GB/s"))?;
+        let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(err(
+                "the key has an empty segment; expected a dotted path such as tiers.hbf.read_bw",
+            ));
+        }
+        let value = serde_yaml::from_str(value.trim())
+            .map_err(|e| err(&format!("the value is not valid YAML ({e})")))?;
+        Ok(Self {
+            path,
+            value,
+            text: text.to_owned(),
+        })
+    }
+
+    /// Which spec the override targets, and the path inside it: `model.` goes to the model,
+    /// `system.` or no prefix to the system.
+    pub fn target(&self) -> (Target, &[String]) {
+        match self.path[0].as_str() {
+            "model" if self.path.len() > 1 => (Target::Model, &self.path[1..]),
+            "system" if self.path.len() > 1 => (Target::System, &self.path[1..]),
+            _ => (Target::System, &self.path[..]),
+        }
+    }
+
+    /// Writes the value at the path in `doc`, creating missing map keys (the schema then rejects
+    /// keys that do not exist).
+    pub fn apply(&self, doc: &mut Value, path: &[String]) -> Result<(), ConfigError> {
+        let mut node = doc;
+        for (i, seg) in path.iter().enumerate() {
+            let here = || path[..=i].join(".");
+            node = match node {
+                Value::Mapping(map) => {
+                    let key = Value::String(seg.clone());
+                    if !map.contains_key(&key) {
+                        map.insert(key.clone(), Value::Null);
+                    }
+                    map.get_mut(&key).expect("inserted above")
+                }
+                Value::Sequence(items) => {
+                    let by_name = items.iter().position(|item| {
+                        item.get("name").and_then(Value::as_str) == Some(seg.as_str())
+                    });
+                    let index =
+                        by_name.or_else(|| seg.parse::<usize>().ok().filter(|&n| n < items.len()));
+                    match index {
+                        Some(n) => &mut items[n],
+                        None => {
+                            return Err(ConfigError::Override {
+                                text: self.text.clone(),
+                                message: format!(
+                                    "`{}` names no element of the list (give an element's name or an index below {})",
+                                    here(),
+                                    items.len()
+                                ),
+                            });
+                        }
+                    }
+                }
+                Value::Null => {
+                    *node = Value::Mapping(Default::default());
+                    let Value::Mapping(map) = node else {
+                        unreachable!()
+                    };
+                    map.entry(Value::String(seg.clone())).or_insert(Value::Null)
+                }
+                _ => {
+                    return Err(ConfigError::Override {
+                        text: self.text.clone(),
+                        message: format!("`{}` is a value, not a map or list", path[..i].join(".")),
+                    });
+                }
+            };
+        }
+        *node = self.value.clone();
+        Ok(())
+    }
+}
+
+/// Which spec an override applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The model spec.
+    Model,
+    /// The system spec.
+    System,
+}
+
+/// Loads a model by preset name or path (the default model when `None`), applying overrides.
+pub fn model(name: Option<&str>, sets: &[Override]) -> Result<Loaded<ModelSpec>, ConfigError> {
+    let loaded = load::<ModelSpec>(
+        name.unwrap_or(DEFAULT_MODEL),
+        "model",
+        presets::MODELS,
+        sets,
+        Target::Model,
+    )?;
+    validate::model(&loaded.spec, &loaded.origin)?;
+    Ok(loaded)
+}
+
+/// Loads a system by preset name or path (the default system when `None`), applying overrides.
+pub fn system(name: Option<&str>, sets: &[Override]) -> Result<Loaded<SystemSpec>, ConfigError> {
+    let loaded = load::<SystemSpec>(
+        name.unwrap_or(DEFAULT_SYSTEM),
+        "system",
+        presets::SYSTEMS,
+        sets,
+        Target::System,
+    )?;
+    validate::system(&loaded.spec, &loaded.origin)?;
+    Ok(loaded)
+}
+
+/// Parses YAML text into a spec, naming the offending field on failure.
+pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: format!("not valid YAML: {e}"),
+    })?;
+    from_value(doc, origin)
+}
+
+fn from_value<T: DeserializeOwned>(doc: Value, origin: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(doc).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let message = if path == "." || path.is_empty() {
+            inner
+        } else {
+            format!("field `{path}`: {inner}")
+        };
+        ConfigError::Parse {
+            origin: origin.to_owned(),
+            message,
+        }
+    })
+}
+
+fn load<T: DeserializeOwned>(
+    name: &str,
+    kind: &'static str,
+    table: &[Preset],
+    sets: &[Override],
+    target: Target,
+) -> Result<Loaded<T>, ConfigError> {
+    let (text, origin) = read_named(name, kind, table)?;
+    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
+        origin: origin.clone(),
+        message: format!("not valid YAML: {e}"),
+    })?;
+    for set in sets {
+        let (t, path) = set.target();
+        if t == target {
+            set.apply(&mut doc, path)?;
+        }
+    }
+    let spec = from_value(doc, &origin)?;
+    Ok(Loaded { spec, origin })
+}
+
+/// Reads a file when `name` is one (or looks like one), else the embedded preset.
+fn read_named(
+    name: &str,
+    kind: &'static str,
+    table: &[Preset],
+) -> Result<(String, String), ConfigError> {
+    let path = Path::new(name);
+    let looks_like_file = name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/');
+    if path.is_file() || looks_like_file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        return Ok((text, path.display().to_string()));
+    }
+    match table.iter().find(|p| p.name == name) {
+        Some(p) => Ok((p.yaml.to_owned(), format!("preset {name}"))),
+        None => Err(ConfigError::UnknownPreset {
+            kind,
+            name: name.to_owned(),
+            known: table.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}

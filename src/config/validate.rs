@@ -1,0 +1,214 @@
+//! Range and consistency checks the schema cannot express, so bad figures fail at load time with
+//! the field's path instead of producing nonsense curves.
+
+use std::collections::HashSet;
+
+use crate::config::error::ConfigError;
+use crate::config::system::{OverlapMode, SystemSpec, TensorClass};
+use crate::model::spec::ModelSpec;
+
+/// Checks a model spec.
+pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
+    let bad = |field: &str, msg: &str| Err(ConfigError::invalid(origin, field, msg));
+    for (field, v) in [
+        ("n_layers", m.n_layers),
+        ("d_model", m.d_model),
+        ("n_heads", m.n_heads),
+        ("n_kv_heads", m.n_kv_heads),
+        ("head_dim", m.head_dim),
+        ("vocab", m.vocab),
+        ("context_length", m.context_length),
+    ] {
+        if v == 0 {
+            return bad(field, "is 0; expected a positive integer");
+        }
+    }
+    if m.n_heads % m.n_kv_heads != 0 {
+        return bad(
+            "n_kv_heads",
+            &format!("({}) must divide n_heads ({})", m.n_kv_heads, m.n_heads),
+        );
+    }
+    if m.moe.is_none() && m.ffn_dim == 0 {
+        return bad("ffn_dim", "is 0; expected the FFN hidden size");
+    }
+    if let Some(w) = &m.sliding_window
+        && (w.window == 0 || w.pattern == 0)
+    {
+        return bad("sliding_window", "needs a positive window and pattern");
+    }
+    if let Some(moe) = &m.moe {
+        if moe.n_experts == 0 || moe.expert_ffn_dim == 0 {
+            return bad("moe", "needs positive n_experts and expert_ffn_dim");
+        }
+        if moe.experts_per_token == 0 || moe.experts_per_token > moe.n_experts {
+            return bad(
+                "moe.experts_per_token",
+                &format!(
+                    "({}) must be between 1 and n_experts ({})",
+                    moe.experts_per_token, moe.n_experts
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks a system spec: positive rates and sizes, efficiencies in (0, 1], device fields on
+/// every device tier, and placement naming tiers that exist.
+pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
+    let bad = |field: String, msg: String| Err(ConfigError::invalid(origin, field, msg));
+    let c = &s.compute;
+    if !(c.peak_flops.0 > 0.0) {
+        return bad(
+            "compute.peak_flops".into(),
+            "must be positive, e.g. 989TFLOP/s".into(),
+        );
+    }
+    let effs = [
+        ("prefill_efficiency", Some(c.prefill_efficiency)),
+        ("decode_efficiency", Some(c.decode_efficiency)),
+        ("attention_efficiency", c.attention_efficiency),
+        ("memory_efficiency", Some(c.memory_efficiency)),
+    ];
+    for (name, v) in effs {
+        if let Some(v) = v
+            && !(v > 0.0 && v <= 1.0)
+        {
+            return bad(
+                format!("compute.{name}"),
+                format!("is {v}; expected a fraction in (0, 1]"),
+            );
+        }
+    }
+    if s.tiers.is_empty() {
+        return bad(
+            "tiers".into(),
+            "is empty; expected at least the compute-local tier".into(),
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, t) in s.tiers.iter().enumerate() {
+        let f = |k: &str| format!("tiers.{}.{k}", t.name);
+        if !names.insert(t.name.as_str()) {
+            return bad(
+                format!("tiers.{i}.name"),
+                format!("`{}` is used by two tiers; names must be unique", t.name),
+            );
+        }
+        if !(t.capacity.0 > 0.0) {
+            return bad(f("capacity"), "must be positive, e.g. 80GB".into());
+        }
+        for (k, bw) in [("read_bw", t.read_bw), ("write_bw", t.write_bw)] {
+            if !(bw.0 > 0.0) {
+                return bad(
+                    f(k),
+                    format!("is {bw}; expected a positive bandwidth such as 1.6TB/s"),
+                );
+            }
+        }
+        for (k, lat) in [
+            ("read_latency", &t.read_latency),
+            ("write_latency", &t.write_latency),
+        ] {
+            match lat {
+                Some(l) => l
+                    .validate()
+                    .map_err(|e| ConfigError::invalid(origin, f(k), e.to_string()))?,
+                None if i > 0 => {
+                    return bad(
+                        f(k),
+                        "is missing; every tier after the first is a device and needs it, e.g. 4us"
+                            .into(),
+                    );
+                }
+                None => {}
+            }
+        }
+        if i > 0 {
+            for (k, v) in [
+                ("parallel_units", t.parallel_units),
+                ("queue_depth", t.queue_depth),
+            ] {
+                match v {
+                    Some(0) => return bad(f(k), "is 0; expected at least 1".into()),
+                    None => {
+                        return bad(
+                            f(k),
+                            "is missing; every tier after the first needs it".into(),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+            match t.io_size {
+                Some(b) if b.0 > 0.0 => {}
+                _ => {
+                    return bad(
+                        f("io_size"),
+                        "must be given and positive on a device tier, e.g. 4KiB".into(),
+                    );
+                }
+            }
+        }
+        if let Some(e) = &t.endurance
+            && !(e.pe_cycles > 0.0 && e.waf >= 1.0)
+        {
+            return bad(f("endurance"), "needs pe_cycles > 0 and waf >= 1".into());
+        }
+    }
+    let known = |name: &str| names.contains(name);
+    let tier_list = || {
+        s.tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let w = &s.placement.weights;
+    if !known(&w.default) {
+        return bad(
+            "placement.weights.default".into(),
+            format!("names tier `{}`; tiers are {}", w.default, tier_list()),
+        );
+    }
+    for (i, r) in w.rules.iter().enumerate() {
+        if !known(&r.tier) {
+            return bad(
+                format!("placement.weights.rules.{i}.tier"),
+                format!("names tier `{}`; tiers are {}", r.tier, tier_list()),
+            );
+        }
+        if r.tensors.is_empty() {
+            return bad(
+                format!("placement.weights.rules.{i}.tensors"),
+                format!("is empty; expected classes such as {:?}", TensorClass::Ffn).to_lowercase(),
+            );
+        }
+    }
+    let kv = &s.placement.kv;
+    if kv.tiers.is_empty() {
+        return bad(
+            "placement.kv.tiers".into(),
+            "is empty; expected the tiers the KV cache may use, fastest first".into(),
+        );
+    }
+    for (i, t) in kv.tiers.iter().enumerate() {
+        if !known(t) {
+            return bad(
+                format!("placement.kv.tiers.{i}"),
+                format!("names tier `{t}`; tiers are {}", tier_list()),
+            );
+        }
+    }
+    if s.overlap.mode == OverlapMode::Prefetch && s.overlap.prefetch_layers == 0 {
+        return bad(
+            "overlap.prefetch_layers".into(),
+            "is 0; expected at least 1 in prefetch mode".into(),
+        );
+    }
+    if s.sim.lanes == 0 {
+        return bad("sim.lanes".into(), "is 0; expected at least 1".into());
+    }
+    Ok(())
+}

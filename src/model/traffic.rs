@@ -1,0 +1,265 @@
+//! From an architecture to traffic: per-layer weight bytes, KV bytes per token, FLOPs (DESIGN §2.1).
+//!
+//! Sizes are exact tensor sizes under the spec's quantisation layout (the same arithmetic
+//! llama.cpp does when it writes a GGUF): a SmolLM2-135M Q4_1 spec sums to the real file's
+//! 96,576,768 tensor bytes.
+
+use crate::model::quant::QuantType;
+use crate::model::spec::{BlockTensor, ModelSpec};
+use crate::units::{Bytes, Flops};
+
+/// The weights of one transformer block, split as placement rules see them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerWeights {
+    /// Attention projections, their biases, the norms and the MoE router.
+    pub attn: Bytes,
+    /// Dense FFN matrices, or the shared expert on a mixture-of-experts layer.
+    pub ffn: Bytes,
+    /// One routed expert's matrices (zero on dense layers).
+    pub expert: Bytes,
+    /// Routed experts in the layer (zero on dense layers).
+    pub n_experts: u32,
+    /// Experts each token reads.
+    pub experts_per_token: u32,
+    /// Matmul parameters touched per token, counting active experts only.
+    pub active_params: f64,
+    /// Whether the layer attends to the whole context (false: sliding window).
+    pub global: bool,
+}
+
+impl LayerWeights {
+    /// Bytes of every expert together.
+    pub fn experts_total(&self) -> Bytes {
+        self.expert * f64::from(self.n_experts)
+    }
+
+    /// All bytes of the layer as stored.
+    pub fn total(&self) -> Bytes {
+        self.attn + self.ffn + self.experts_total()
+    }
+
+    /// Distinct experts a step over `tokens` tokens reads, in expectation under uniform routing:
+    /// `n · (1 − (1 − k/n)^T)`.
+    pub fn experts_read(&self, tokens: u32) -> f64 {
+        if self.n_experts == 0 {
+            return 0.0;
+        }
+        let n = f64::from(self.n_experts);
+        let miss = 1.0 - f64::from(self.experts_per_token) / n;
+        n * (1.0 - miss.powi(tokens.min(i32::MAX as u32) as i32))
+    }
+}
+
+/// A model's traffic figures, derived once from its spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelTraffic {
+    /// Per-layer weights, in layer order.
+    pub layers: Vec<LayerWeights>,
+    /// The token embedding matrix.
+    pub token_embd: Bytes,
+    /// One embedding row (read once per token).
+    pub embd_row: Bytes,
+    /// The matrix the output head reads every step (the embedding when tied).
+    pub output: Bytes,
+    /// The final norm.
+    pub output_norm: Bytes,
+    /// Bytes of every tensor stored in the model (llama-bench's `model_size`).
+    pub model_size: Bytes,
+    /// Parameters stored (llama-bench's `model_n_params`).
+    pub n_params: f64,
+    /// Query heads × head length: the attention width for FLOP counts.
+    pub attn_width: f64,
+    /// Key/value heads × head length: the KV width for byte counts.
+    pub kv_width: f64,
+    /// Output head parameters (`vocab · d_model`).
+    pub head_params: f64,
+    /// Tokens a sliding-window layer keeps; `None` when every layer is global.
+    pub window: Option<u32>,
+}
+
+impl ModelTraffic {
+    /// Derives the traffic of `spec`.
+    pub fn new(spec: &ModelSpec) -> Self {
+        let d = f64::from(spec.d_model);
+        let hd = f64::from(spec.head_dim);
+        let q_width = f64::from(spec.n_heads) * hd;
+        let kv_width = f64::from(spec.n_kv_heads) * hd;
+        let f32_bytes = |n: f64| QuantType::F32.bytes(n);
+
+        let mut layers = Vec::with_capacity(spec.n_layers as usize);
+        let mut n_params = 0.0;
+        let mut model_size = Bytes::ZERO;
+        for layer in 0..spec.n_layers {
+            let ty = |t: BlockTensor| tensor_type(spec, t, layer);
+            let mat = |t: BlockTensor, n: f64| ty(t).bytes(n);
+            let (q_n, kv_n, o_n) = (d * q_width, d * kv_width, q_width * d);
+            let mut attn = mat(BlockTensor::AttnQ, q_n)
+                + mat(BlockTensor::AttnK, kv_n)
+                + mat(BlockTensor::AttnV, kv_n)
+                + mat(BlockTensor::AttnOutput, o_n);
+            let mut vectors =
+                f64::from(spec.norms_per_layer) * d + f64::from(spec.head_norms_per_layer) * hd;
+            if spec.qkv_bias {
+                vectors += q_width + 2.0 * kv_width;
+            }
+            attn += f32_bytes(vectors);
+            let mut params = q_n + 2.0 * kv_n + o_n + vectors;
+            let mut active = q_n + 2.0 * kv_n + o_n;
+
+            let matrices = if spec.ffn_gated { 3.0 } else { 2.0 };
+            let dense = |dim: u32, gate, up, down| {
+                let n = d * f64::from(dim);
+                let gate_bytes = if spec.ffn_gated {
+                    mat(gate, n)
+                } else {
+                    Bytes::ZERO
+                };
+                (gate_bytes + mat(up, n) + mat(down, n), matrices * n)
+            };
+            let moe = spec.moe.as_ref().filter(|m| {
+                !m.dense_layers
+                    .as_ref()
+                    .is_some_and(|dense| dense.contains(layer))
+            });
+            let (ffn, expert, n_experts, per_token) = match moe {
+                None => {
+                    let (b, n) = dense(
+                        spec.ffn_dim,
+                        BlockTensor::FfnGate,
+                        BlockTensor::FfnUp,
+                        BlockTensor::FfnDown,
+                    );
+                    params += n;
+                    active += n;
+                    (b, Bytes::ZERO, 0, 0)
+                }
+                Some(m) => {
+                    let router_n = d * f64::from(m.n_experts);
+                    attn += router_type(spec, layer).bytes(router_n);
+                    let (shared, shared_n) = dense(
+                        m.shared_expert_ffn_dim,
+                        BlockTensor::FfnGateShexp,
+                        BlockTensor::FfnUpShexp,
+                        BlockTensor::FfnDownShexp,
+                    );
+                    let (expert, expert_n) = dense(
+                        m.expert_ffn_dim,
+                        BlockTensor::FfnGateExps,
+                        BlockTensor::FfnUpExps,
+                        BlockTensor::FfnDownExps,
+                    );
+                    params += router_n + shared_n + expert_n * f64::from(m.n_experts);
+                    active += router_n + shared_n + expert_n * f64::from(m.experts_per_token);
+                    (shared, expert, m.n_experts, m.experts_per_token)
+                }
+            };
+            let w = LayerWeights {
+                attn,
+                ffn,
+                expert,
+                n_experts,
+                experts_per_token: per_token,
+                active_params: active,
+                global: is_global(spec, layer),
+            };
+            model_size += w.total();
+            n_params += params;
+            layers.push(w);
+        }
+
+        let vocab = f64::from(spec.vocab);
+        let token_embd = spec.quant.token_embd.bytes(vocab * d);
+        let output_norm = f32_bytes(d);
+        let output = if spec.tied_embeddings {
+            token_embd
+        } else {
+            spec.quant
+                .output
+                .unwrap_or(spec.quant.default)
+                .bytes(vocab * d)
+        };
+        model_size += token_embd + output_norm;
+        n_params += vocab * d + d;
+        if !spec.tied_embeddings {
+            model_size += output;
+            n_params += vocab * d;
+        }
+        Self {
+            layers,
+            token_embd,
+            embd_row: spec.quant.token_embd.bytes(d),
+            output,
+            output_norm,
+            model_size,
+            n_params,
+            attn_width: q_width,
+            kv_width,
+            head_params: vocab * d,
+            window: spec.sliding_window.as_ref().map(|w| w.window),
+        }
+    }
+
+    /// KV bytes one token adds to one layer: `n_kv_heads · head_dim · (bytes(k) + bytes(v))`.
+    pub fn kv_per_token(&self, type_k: QuantType, type_v: QuantType) -> Bytes {
+        type_k.bytes(self.kv_width) + type_v.bytes(self.kv_width)
+    }
+
+    /// Tokens of context layer `layer` keeps and attends to when `ctx` tokens have been seen.
+    pub fn attended(&self, layer: usize, ctx: u64) -> u64 {
+        match self.window {
+            Some(w) if !self.layers[layer].global => ctx.min(u64::from(w)),
+            _ => ctx,
+        }
+    }
+
+    /// Matmul FLOPs of one layer for `tokens` tokens: `2 · P_active · T`.
+    pub fn matmul_flops(&self, layer: usize, tokens: u32) -> Flops {
+        Flops(2.0 * self.layers[layer].active_params * f64::from(tokens))
+    }
+
+    /// Attention FLOPs of one layer for `tokens` causal tokens after `ctx` cached ones:
+    /// `4 · n_heads · head_dim` per attended position.
+    pub fn attention_flops(&self, layer: usize, ctx: u64, tokens: u32) -> Flops {
+        let t = u64::from(tokens);
+        let positions: f64 = match self.window {
+            Some(w) if !self.layers[layer].global => {
+                let w = u64::from(w);
+                (1..=t).map(|i| (ctx + i).min(w)).sum::<u64>() as f64
+            }
+            _ => (t * ctx) as f64 + (t * (t + 1) / 2) as f64,
+        };
+        Flops(4.0 * self.attn_width * positions)
+    }
+
+    /// Output head FLOPs for the logits of `outputs` tokens.
+    pub fn head_flops(&self, outputs: u32) -> Flops {
+        Flops(2.0 * self.head_params * f64::from(outputs))
+    }
+}
+
+/// The type of block tensor `t` on `layer`: the last matching override, else the default.
+fn tensor_type(spec: &ModelSpec, t: BlockTensor, layer: u32) -> QuantType {
+    override_type(spec, t, layer).unwrap_or(spec.quant.default)
+}
+
+/// The router is kept in f32 by llama.cpp's quantiser unless an override says otherwise.
+fn router_type(spec: &ModelSpec, layer: u32) -> QuantType {
+    override_type(spec, BlockTensor::FfnGateInp, layer).unwrap_or(QuantType::F32)
+}
+
+fn override_type(spec: &ModelSpec, t: BlockTensor, layer: u32) -> Option<QuantType> {
+    spec.quant
+        .overrides
+        .iter()
+        .rev()
+        .find(|o| o.tensors.contains(&t) && o.layers.as_ref().is_none_or(|l| l.contains(layer)))
+        .map(|o| o.ty)
+}
+
+/// Sliding-window models make every `pattern`-th layer global (Gemma 3: layers 5, 11, ...).
+fn is_global(spec: &ModelSpec, layer: u32) -> bool {
+    match &spec.sliding_window {
+        None => true,
+        Some(w) => w.pattern > 0 && (layer + 1) % w.pattern == 0,
+    }
+}

@@ -1,0 +1,142 @@
+//! The result of one simulated `llama-bench` test: the unit every exporter writes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// One simulated llama-bench test result: llama-bench's fields, then the simulator's.
+///
+/// The first group keeps llama-bench's JSON names, types and order (the subset tiersim has a
+/// meaning for) so that tools reading llama-bench output read tiersim's unchanged. The
+/// simulator's figures follow, each with its unit in its name (DESIGN §3.1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchRecord {
+    /// Commit of the code that produced the record (llama.cpp's, in llama-bench).
+    pub build_commit: String,
+    /// Build number of that code.
+    pub build_number: u32,
+    /// The compute device(s), as llama-bench describes CPU and accelerator devices.
+    pub cpu_info: String,
+    /// The GPU device(s); empty when there are none, as in llama-bench.
+    pub gpu_info: String,
+    /// Backend names as llama-bench joins them (`CPU`, `CUDA`, ...); also the md `backend` column.
+    pub backends: String,
+    /// Path or preset name of the model.
+    pub model_filename: String,
+    /// llama.cpp's model description (`llama 8B Q4_K - Medium`); the md `model` column.
+    pub model_type: String,
+    /// Model weight size in bytes.
+    pub model_size: u64,
+    /// Model parameter count.
+    pub model_n_params: u64,
+    /// Logical batch size (`-b`).
+    pub n_batch: u32,
+    /// Physical batch size (`-ub`): prompt tokens per compute step.
+    pub n_ubatch: u32,
+    /// Thread count (`-t`).
+    pub n_threads: u32,
+    /// KV cache key type (`-ctk`), a ggml type name such as `f16` or `q8_0`.
+    pub type_k: String,
+    /// KV cache value type (`-ctv`).
+    pub type_v: String,
+    /// Layers offloaded to the GPU (`-ngl`); `-1` means all, llama-bench's default.
+    pub n_gpu_layers: i32,
+    /// Flash attention (`-fa`): `-1` auto, `0` off, `1` on, as llama-bench records it.
+    pub flash_attn: i32,
+    /// Prompt tokens processed in the timed part.
+    pub n_prompt: u32,
+    /// Tokens generated in the timed part.
+    pub n_gen: u32,
+    /// Tokens already in the KV cache before the timed part (`-d`).
+    pub n_depth: u32,
+    /// When the test ran, ISO 8601 UTC; exporters copy it verbatim so that output stays
+    /// byte-identical for identical records.
+    pub test_time: String,
+    /// Mean wall time of one repetition, in nanoseconds.
+    pub avg_ns: u64,
+    /// Sample standard deviation of the repetitions' wall times, in nanoseconds.
+    pub stddev_ns: u64,
+    /// Mean of the per-repetition rates `(n_prompt + n_gen) / time`, in tokens per second.
+    pub avg_ts: f64,
+    /// Sample standard deviation of the per-repetition rates, in tokens per second.
+    pub stddev_ts: f64,
+    /// Each repetition's wall time, in nanoseconds.
+    pub samples_ns: Vec<u64>,
+    /// Each repetition's rate, in tokens per second.
+    pub samples_ts: Vec<f64>,
+
+    /// Name of the simulated system (the tier hierarchy preset or file).
+    pub system: String,
+    /// Seed of the run; with the configuration it reproduces the record exactly.
+    pub seed: u64,
+    /// Time to first token of one repetition, mean over repetitions, in milliseconds: the prompt
+    /// processing time for tests with a prompt (`pp`, `pg`), the first decode step for `tg`.
+    pub ttft_ms: f64,
+    /// Median per-token decode latency over all decoded tokens of all repetitions, in
+    /// milliseconds; 0 when `n_gen` is 0.
+    pub tpot_p50_ms: f64,
+    /// 99th percentile per-token decode latency over all decoded tokens of all repetitions, in
+    /// milliseconds; 0 when `n_gen` is 0.
+    pub tpot_p99_ms: f64,
+    /// Traffic and contention per memory tier, in the system's tier order: fastest first, the
+    /// first being the compute-local tier.
+    pub tiers: Vec<TierUsage>,
+}
+
+/// What one memory tier did during one repetition of a test, mean over repetitions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierUsage {
+    /// Tier name from the system spec (`hbm`, `hbf`, `dram`, `ssd`, ...).
+    pub tier: String,
+    /// Bytes read from the tier.
+    pub bytes_read: u64,
+    /// Bytes written to the tier.
+    pub bytes_written: u64,
+    /// Read rate over the timed wall time, in GB/s (10^9 bytes per second).
+    pub read_gbps: f64,
+    /// Write rate over the timed wall time, in GB/s (10^9 bytes per second).
+    pub write_gbps: f64,
+    /// Fraction of the timed wall time the tier's link was busy, 0 to 1.
+    pub utilisation: f64,
+    /// Time compute waited on this tier, in milliseconds.
+    pub stall_ms: f64,
+}
+
+impl BenchRecord {
+    /// The test's name as llama-bench prints it: `pp512`, `tg128`, `pp512+tg128`, with
+    /// ` @ d4096` appended when the KV cache was pre-filled.
+    pub fn test_name(&self) -> String {
+        // A test with neither prompt nor generation falls to the combined form, as in llama-bench.
+        let mut name = match (self.n_prompt, self.n_gen) {
+            (p, 0) if p > 0 => format!("pp{p}"),
+            (0, g) if g > 0 => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        if self.n_depth > 0 {
+            let _ = write!(name, " @ d{}", self.n_depth);
+        }
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::testutil::sample_records;
+
+    #[test]
+    fn test_names_follow_llama_bench() {
+        let mut r = sample_records().remove(0);
+        let mut name = |p, g, d| {
+            r.n_prompt = p;
+            r.n_gen = g;
+            r.n_depth = d;
+            r.test_name()
+        };
+        assert_eq!(name(512, 0, 0), "pp512");
+        assert_eq!(name(0, 128, 0), "tg128");
+        assert_eq!(name(512, 128, 0), "pp512+tg128");
+        assert_eq!(name(32, 0, 64), "pp32 @ d64");
+        assert_eq!(name(0, 8, 4096), "tg8 @ d4096");
+        assert_eq!(name(0, 0, 0), "pp0+tg0");
+    }
+}

@@ -1,0 +1,287 @@
+//! llama-bench's tests on the simulator (DESIGN §2.5): `pp<p>`, `tg<n>`, `pg<p>,<n>` with depth,
+//! batch and ubatch, repeated with independent random streams.
+
+use crate::config::error::ConfigError;
+use crate::model::quant::QuantType;
+use crate::report::{BenchRecord, TierUsage};
+use crate::rng;
+use crate::sim::kv::KvLayout;
+use crate::sim::machine::Machine;
+use crate::sim::run::Run;
+use crate::sim::work::Step;
+use crate::units::{Bytes, Seconds};
+
+/// One test: llama-bench's parameters for a single result row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestCase {
+    /// Prompt tokens processed in the timed part.
+    pub n_prompt: u32,
+    /// Tokens generated in the timed part.
+    pub n_gen: u32,
+    /// Tokens in the KV cache before the timed part.
+    pub n_depth: u32,
+    /// Logical batch (`-b`): tokens per decode call.
+    pub n_batch: u32,
+    /// Physical batch (`-ub`): tokens per compute step.
+    pub n_ubatch: u32,
+    /// KV key type.
+    pub type_k: QuantType,
+    /// KV value type.
+    pub type_v: QuantType,
+    /// Threads (recorded; the system profile decides compute speed).
+    pub n_threads: u32,
+}
+
+impl TestCase {
+    /// The largest context the test reaches.
+    pub fn max_ctx(&self) -> u64 {
+        u64::from(self.n_depth) + u64::from(self.n_prompt) + u64::from(self.n_gen)
+    }
+
+    /// The steps of the timed part, in order: prompt ubatches (logits for the last token of each
+    /// batch, as `llama_batch_get_one` asks), then one step per generated token.
+    pub fn steps(&self) -> impl Iterator<Item = (Step, bool)> + '_ {
+        let b = self.n_batch.max(1);
+        let ub = self.n_ubatch.max(1).min(b);
+        let mut ctx = u64::from(self.n_depth);
+        let mut left = self.n_prompt;
+        let mut in_batch = 0u32;
+        let mut gen_left = self.n_gen;
+        std::iter::from_fn(move || {
+            if left > 0 {
+                if in_batch == 0 {
+                    in_batch = left.min(b);
+                }
+                let tokens = in_batch.min(ub);
+                in_batch -= tokens;
+                left -= tokens;
+                let step = Step {
+                    ctx,
+                    tokens,
+                    outputs: u32::from(in_batch == 0),
+                };
+                ctx += u64::from(tokens);
+                return Some((step, false));
+            }
+            if gen_left > 0 {
+                gen_left -= 1;
+                let step = Step {
+                    ctx,
+                    tokens: 1,
+                    outputs: 1,
+                };
+                ctx += 1;
+                return Some((step, true));
+            }
+            None
+        })
+    }
+}
+
+/// The simulated result of one test over its repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutcome {
+    /// Wall time of each repetition's timed part.
+    pub samples: Vec<Seconds>,
+    /// Time to first token of each repetition.
+    pub ttft: Vec<Seconds>,
+    /// Every decode step's duration over all repetitions.
+    pub tpot: Vec<Seconds>,
+    /// Per-tier figures, mean over repetitions.
+    pub tiers: Vec<TierFigures>,
+}
+
+/// What a tier did in one repetition, mean over repetitions.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TierFigures {
+    /// Bytes read.
+    pub bytes_read: Bytes,
+    /// Bytes written.
+    pub bytes_written: Bytes,
+    /// Time its link (or, for the local tier, its memory stream) was busy.
+    pub busy: Seconds,
+    /// Time compute waited on it.
+    pub stall: Seconds,
+}
+
+/// Runs `case` `reps` times; repetition `r` of test `test_id` draws from stream
+/// `(seed, test_id << 32 | r)`, so results do not depend on which tests run beside it.
+pub fn run_test(
+    m: &Machine,
+    case: &TestCase,
+    reps: u32,
+    seed: u64,
+    test_id: u32,
+) -> Result<TestOutcome, ConfigError> {
+    let kv = KvLayout::new(m, case.type_k, case.type_v, case.max_ctx())?;
+    let n_tiers = m.system.tiers.len();
+    let mut out = TestOutcome {
+        samples: Vec::with_capacity(reps as usize),
+        ttft: Vec::with_capacity(reps as usize),
+        tpot: Vec::new(),
+        tiers: vec![TierFigures::default(); n_tiers],
+    };
+    let reps_f = f64::from(reps.max(1));
+    for r in 0..reps.max(1) {
+        let mut run = Run::new(
+            m,
+            &kv,
+            rng::stream(seed, (u64::from(test_id) << 32) | u64::from(r)),
+        );
+        let mut ttft = None;
+        for (step, decode) in case.steps() {
+            let dt = run.step(step).to_seconds();
+            if decode {
+                out.tpot.push(dt);
+            }
+            if ttft.is_none() && (decode || step.outputs > 0) {
+                ttft = Some(run.now().to_seconds());
+            }
+        }
+        out.samples.push(run.now().to_seconds());
+        out.ttft.push(ttft.unwrap_or(Seconds::ZERO));
+        let totals = run.totals();
+        let local = &mut out.tiers[0];
+        local.bytes_read += totals.local_bytes / reps_f;
+        local.busy += totals.local_busy.to_seconds() / reps_f;
+        for (tier, fig) in out.tiers.iter_mut().enumerate() {
+            fig.stall += totals.stall[tier].to_seconds() / reps_f;
+            if let Some(dev) = &run.devices()[tier] {
+                let s = dev.stats();
+                fig.bytes_read += s.bytes_read / reps_f;
+                fig.bytes_written += s.bytes_written / reps_f;
+                fig.busy += dev.read_busy().max(dev.write_busy()).to_seconds() / reps_f;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Mean and sample standard deviation, as llama-bench computes them.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// The `p`-quantile (0..1) of `xs` by linear interpolation between order statistics.
+pub fn percentile(xs: &[Seconds], p: f64) -> Seconds {
+    if xs.is_empty() {
+        return Seconds::ZERO;
+    }
+    let mut v: Vec<f64> = xs.iter().map(|s| s.0).collect();
+    v.sort_by(f64::total_cmp);
+    let pos = p.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Seconds(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+/// Where a record says it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordContext<'a> {
+    /// Model path or preset name.
+    pub model_origin: &'a str,
+    /// Seed of the run.
+    pub seed: u64,
+}
+
+/// Builds llama-bench's row for `case` from the simulated outcome.
+pub fn record(
+    m: &Machine,
+    ctx: &RecordContext<'_>,
+    case: &TestCase,
+    out: &TestOutcome,
+) -> BenchRecord {
+    let tokens = f64::from(case.n_prompt + case.n_gen);
+    let ns: Vec<u64> = out
+        .samples
+        .iter()
+        .map(|s| (s.0 * 1e9).round() as u64)
+        .collect();
+    let ts: Vec<f64> = out
+        .samples
+        .iter()
+        .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
+        .collect();
+    let (avg_ns, sd_ns) = mean_sd(&ns.iter().map(|&x| x as f64).collect::<Vec<_>>());
+    let (avg_ts, sd_ts) = mean_sd(&ts);
+    let wall = mean_sd(&out.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0;
+    let per_sec = |b: Bytes| if wall > 0.0 { b.0 / wall / 1e9 } else { 0.0 };
+    let tiers = m
+        .system
+        .tiers
+        .iter()
+        .zip(&out.tiers)
+        .map(|(t, f)| TierUsage {
+            tier: t.name.clone(),
+            bytes_read: f.bytes_read.0.round() as u64,
+            bytes_written: f.bytes_written.0.round() as u64,
+            read_gbps: per_sec(f.bytes_read),
+            write_gbps: per_sec(f.bytes_written),
+            utilisation: if wall > 0.0 {
+                (f.busy.0 / wall).min(1.0)
+            } else {
+                0.0
+            },
+            stall_ms: f.stall.as_ms(),
+        })
+        .collect();
+    let c = &m.system.compute;
+    BenchRecord {
+        build_commit: concat!("tiersim-", env!("CARGO_PKG_VERSION")).to_owned(),
+        build_number: 0,
+        cpu_info: c.device.clone(),
+        gpu_info: String::new(),
+        backends: "tiersim".to_owned(),
+        model_filename: ctx.model_origin.to_owned(),
+        model_type: model_type(m),
+        model_size: m.traffic.model_size.0.round() as u64,
+        model_n_params: m.traffic.n_params.round() as u64,
+        n_batch: case.n_batch,
+        n_ubatch: case.n_ubatch,
+        n_threads: case.n_threads,
+        type_k: case.type_k.name().to_owned(),
+        type_v: case.type_v.name().to_owned(),
+        n_gpu_layers: -1,
+        flash_attn: -1,
+        n_prompt: case.n_prompt,
+        n_gen: case.n_gen,
+        n_depth: case.n_depth,
+        test_time: String::new(),
+        avg_ns: avg_ns.round() as u64,
+        stddev_ns: sd_ns.round() as u64,
+        avg_ts,
+        stddev_ts: sd_ts,
+        samples_ns: ns,
+        samples_ts: ts,
+        system: m.system.name.clone(),
+        seed: ctx.seed,
+        ttft_ms: mean_sd(&out.ttft.iter().map(|s| s.as_ms()).collect::<Vec<_>>()).0,
+        tpot_p50_ms: percentile(&out.tpot, 0.5).as_ms(),
+        tpot_p99_ms: percentile(&out.tpot, 0.99).as_ms(),
+        tiers,
+    }
+}
+
+/// llama.cpp's model description, e.g. `qwen2 3B Q4_K`.
+fn model_type(m: &Machine) -> String {
+    let p = m.traffic.n_params;
+    let size = if p >= 1e9 {
+        format!("{:.0}B", p / 1e9)
+    } else {
+        format!("{:.0}M", p / 1e6)
+    };
+    format!(
+        "{} {} {}",
+        m.model.arch,
+        size,
+        m.model.quant.default.name().to_uppercase()
+    )
+}

@@ -1,0 +1,203 @@
+//! Where the KV cache lives as the context grows (DESIGN §2.2).
+//!
+//! Oldest-first: every global layer keeps its newest tokens in the first KV tier up to the
+//! budget; older tokens sit in the next tier, and the oldest of all in the one after when that
+//! is full. Sliding-window layers keep at most `window` tokens and never spill. Whole-layers:
+//! the last layers' KV lives entirely in the next tier, as many layers as the budget requires at
+//! the test's largest context.
+
+use crate::config::error::ConfigError;
+use crate::config::system::SpillPolicy;
+use crate::model::quant::QuantType;
+use crate::sim::machine::{Machine, overflow};
+use crate::units::Bytes;
+
+/// KV residency for one test: a pure function of the context length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvLayout {
+    /// KV bytes one token adds to one layer.
+    pub per_token: Bytes,
+    /// KV tiers (indices into the system's tiers), fastest first.
+    pub tiers: Vec<usize>,
+    /// Oldest-first: tokens of a global layer each KV tier holds (the last is unbounded when
+    /// it fits). Whole-layers: unused.
+    caps: Vec<u64>,
+    /// Whole-layers: the KV tier (position in `tiers`) of each layer.
+    layer_tier: Option<Vec<usize>>,
+}
+
+/// What one layer's KV does during one step: bytes read and written per KV tier position.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KvFlow {
+    /// Tokens of cached context read for attention, per KV tier position.
+    pub read_tokens: [u64; MAX_KV_TIERS],
+    /// Tokens written (new tokens and evictions into it), per KV tier position.
+    pub write_tokens: [u64; MAX_KV_TIERS],
+}
+
+/// The most KV tiers a placement may chain.
+pub const MAX_KV_TIERS: usize = 4;
+
+impl KvLayout {
+    /// Lays out the KV cache of `m` for contexts up to `max_ctx` tokens, or says what overflows.
+    pub fn new(
+        m: &Machine,
+        type_k: QuantType,
+        type_v: QuantType,
+        max_ctx: u64,
+    ) -> Result<Self, ConfigError> {
+        let kv = &m.system.placement.kv;
+        let tiers: Vec<usize> = kv
+            .tiers
+            .iter()
+            .map(|n| m.tier_index(n).expect("validated"))
+            .collect();
+        if tiers.len() > MAX_KV_TIERS {
+            return Err(ConfigError::invalid(
+                &m.system.name,
+                "placement.kv.tiers",
+                format!(
+                    "lists {} tiers; at most {MAX_KV_TIERS} are supported",
+                    tiers.len()
+                ),
+            ));
+        }
+        let per_token = m.traffic.kv_per_token(type_k, type_v);
+        let t = &m.traffic;
+        let room = |pos: usize| {
+            let tier = tiers[pos];
+            let free = m.system.tiers[tier].capacity - m.weight_bytes[tier];
+            match (pos, kv.budget) {
+                (0, Some(b)) => b.min(free),
+                _ => free,
+            }
+        };
+        let what = |ctx: u64| {
+            format!(
+                "the KV cache at {ctx} tokens ({} of {} per token and layer)",
+                per_token, m.model.name
+            )
+        };
+        let n_global = t.layers.iter().filter(|l| l.global).count() as f64;
+        let swa: Bytes = (0..t.layers.len())
+            .filter(|&l| !t.layers[l].global)
+            .map(|l| per_token * t.attended(l, max_ctx) as f64)
+            .sum();
+
+        match kv.policy {
+            SpillPolicy::OldestFirst => {
+                let global_per_token = per_token * n_global;
+                let mut caps = Vec::with_capacity(tiers.len());
+                let mut left = max_ctx;
+                for pos in 0..tiers.len() {
+                    let mut r = room(pos);
+                    if pos == 0 {
+                        if swa > r {
+                            return Err(overflow(
+                                what(max_ctx),
+                                &m.system.tiers[tiers[0]].name,
+                                r,
+                                swa,
+                            ));
+                        }
+                        r = r - swa;
+                    }
+                    let cap = if global_per_token.0 > 0.0 {
+                        (r / global_per_token).floor().max(0.0) as u64
+                    } else {
+                        u64::MAX
+                    };
+                    caps.push(cap);
+                    left = left.saturating_sub(cap);
+                }
+                if left > 0 {
+                    let last = tiers.len() - 1;
+                    let need = global_per_token * (left + caps[last]) as f64;
+                    return Err(overflow(
+                        what(max_ctx),
+                        &m.system.tiers[tiers[last]].name,
+                        room(last),
+                        need,
+                    ));
+                }
+                Ok(Self {
+                    per_token,
+                    tiers,
+                    caps,
+                    layer_tier: None,
+                })
+            }
+            SpillPolicy::WholeLayers => {
+                let layer_bytes = |l: usize| per_token * t.attended(l, max_ctx) as f64;
+                let mut assign = vec![0usize; t.layers.len()];
+                let mut used = vec![Bytes::ZERO; tiers.len()];
+                // The first layers stay fastest: fill tiers front to back in layer order.
+                let mut pos = 0;
+                for (l, slot) in assign.iter_mut().enumerate() {
+                    let need = layer_bytes(l);
+                    while used[pos] + need > room(pos) && pos + 1 < tiers.len() {
+                        pos += 1;
+                    }
+                    if used[pos] + need > room(pos) {
+                        return Err(overflow(
+                            what(max_ctx),
+                            &m.system.tiers[tiers[pos]].name,
+                            room(pos),
+                            used[pos] + need,
+                        ));
+                    }
+                    used[pos] += need;
+                    *slot = pos;
+                }
+                Ok(Self {
+                    per_token,
+                    tiers,
+                    caps: Vec::new(),
+                    layer_tier: Some(assign),
+                })
+            }
+        }
+    }
+
+    /// Global-layer tokens at KV tier position `pos` or beyond, when `ctx` tokens are cached.
+    fn beyond(&self, pos: usize, ctx: u64) -> u64 {
+        ctx.saturating_sub(
+            self.caps[..pos]
+                .iter()
+                .fold(0u64, |a, &c| a.saturating_add(c)),
+        )
+    }
+
+    /// The flow of layer `layer` in a step of `tokens` new tokens after `ctx` cached ones.
+    pub fn flow(&self, m: &Machine, layer: usize, ctx: u64, tokens: u32) -> KvFlow {
+        let mut f = KvFlow::default();
+        let t = u64::from(tokens);
+        if let Some(assign) = &self.layer_tier {
+            let pos = assign[layer];
+            f.read_tokens[pos] = m.traffic.attended(layer, ctx);
+            f.write_tokens[pos] = t;
+            return f;
+        }
+        if !m.traffic.layers[layer].global {
+            f.read_tokens[0] = m.traffic.attended(layer, ctx);
+            f.write_tokens[0] = t;
+            return f;
+        }
+        for pos in 0..self.tiers.len() {
+            let here = |c| self.beyond(pos, c) - self.beyond(pos + 1, c).min(self.beyond(pos, c));
+            f.read_tokens[pos] = here(ctx);
+            // Tokens entering this tier: the growth of everything at or beyond it.
+            f.write_tokens[pos] = if pos == 0 {
+                t
+            } else {
+                self.beyond(pos, ctx + t) - self.beyond(pos, ctx)
+            };
+        }
+        // Evictions also read the moved tokens out of a device tier before writing them deeper.
+        for pos in 1..self.tiers.len() {
+            let moved_out = self.beyond(pos + 1, ctx + t) - self.beyond(pos + 1, ctx);
+            f.read_tokens[pos] += moved_out;
+        }
+        f
+    }
+}

@@ -1,0 +1,172 @@
+//! A model placed on a system: every weight's home tier resolved and the capacity checked.
+
+use crate::config::error::ConfigError;
+use crate::config::system::{SystemSpec, TensorClass};
+use crate::model::spec::ModelSpec;
+use crate::model::traffic::ModelTraffic;
+use crate::tier::device::DeviceParams;
+use crate::units::{Bytes, BytesPerSec, FlopsPerSec};
+
+/// Home tiers of one layer's weights, as indices into the system's tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerHomes {
+    /// Attention tensors, norms and router.
+    pub attn: usize,
+    /// Dense FFN or shared expert.
+    pub ffn: usize,
+    /// Routed experts.
+    pub experts: usize,
+}
+
+/// A model on a system, ready to simulate.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// The system as loaded.
+    pub system: SystemSpec,
+    /// The model as loaded.
+    pub model: ModelSpec,
+    /// The model's derived traffic.
+    pub traffic: ModelTraffic,
+    /// Per-layer weight homes.
+    pub layers: Vec<LayerHomes>,
+    /// Home of the output matrix (the embedding's when tied).
+    pub output: usize,
+    /// Home of the token embedding.
+    pub token_embd: usize,
+    /// Weight bytes resident in each tier.
+    pub weight_bytes: Vec<Bytes>,
+    /// Device figures of each tier after the first (`None` for the compute-local tier).
+    pub devices: Vec<Option<DeviceParams>>,
+    /// Effective local bandwidth: read bandwidth × memory efficiency.
+    pub local_bw: BytesPerSec,
+}
+
+impl Machine {
+    /// Places `model` on `system` (both validated) and checks that the weights fit.
+    pub fn new(model: &ModelSpec, system: &SystemSpec) -> Result<Self, ConfigError> {
+        let traffic = ModelTraffic::new(model);
+        let index = |name: &str| {
+            system
+                .tiers
+                .iter()
+                .position(|t| t.name == name)
+                .expect("validated: placement names existing tiers")
+        };
+        let w = &system.placement.weights;
+        let default = index(&w.default);
+        let class_home = |class: TensorClass, layer: Option<u32>| {
+            w.rules
+                .iter()
+                .rev()
+                .find(|r| {
+                    let class_ok = r
+                        .tensors
+                        .iter()
+                        .any(|&t| t == class || (t == TensorClass::All && layer.is_some()));
+                    let layer_ok = match (layer, &r.layers) {
+                        (Some(l), Some(set)) => set.contains(l),
+                        _ => true,
+                    };
+                    class_ok && layer_ok
+                })
+                .map_or(default, |r| index(&r.tier))
+        };
+        let layers: Vec<LayerHomes> = (0..model.n_layers)
+            .map(|l| LayerHomes {
+                attn: class_home(TensorClass::Attn, Some(l)),
+                ffn: class_home(TensorClass::Ffn, Some(l)),
+                experts: class_home(TensorClass::Experts, Some(l)),
+            })
+            .collect();
+        let token_embd = class_home(TensorClass::TokenEmbd, None);
+        let output = if model.tied_embeddings {
+            token_embd
+        } else {
+            class_home(TensorClass::Output, None)
+        };
+
+        let mut weight_bytes = vec![Bytes::ZERO; system.tiers.len()];
+        for (homes, lw) in layers.iter().zip(&traffic.layers) {
+            weight_bytes[homes.attn] += lw.attn;
+            weight_bytes[homes.ffn] += lw.ffn;
+            weight_bytes[homes.experts] += lw.experts_total();
+        }
+        weight_bytes[token_embd] += traffic.token_embd;
+        weight_bytes[0] += traffic.output_norm;
+        if !model.tied_embeddings {
+            weight_bytes[output] += traffic.output;
+        }
+        for (tier, &need) in system.tiers.iter().zip(&weight_bytes) {
+            if need > tier.capacity {
+                return Err(overflow(
+                    format!("the weights of {}", model.name),
+                    &tier.name,
+                    tier.capacity,
+                    need,
+                ));
+            }
+        }
+
+        let devices = system
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                (i > 0).then(|| DeviceParams {
+                    read_bw: t.read_bw,
+                    write_bw: t.write_bw,
+                    read_latency: t.read_latency.clone().expect("validated"),
+                    write_latency: t.write_latency.clone().expect("validated"),
+                    parallel_units: t.parallel_units.expect("validated"),
+                    queue_depth: t.queue_depth.expect("validated"),
+                    io_size: t.io_size.expect("validated"),
+                })
+            })
+            .collect();
+        let local_bw = system.tiers[0].read_bw * system.compute.memory_efficiency;
+        Ok(Self {
+            system: system.clone(),
+            model: model.clone(),
+            traffic,
+            layers,
+            output,
+            token_embd,
+            weight_bytes,
+            devices,
+            local_bw,
+        })
+    }
+
+    /// Effective matmul rate for a step of `tokens` tokens.
+    pub fn matmul_rate(&self, tokens: u32) -> FlopsPerSec {
+        let c = &self.system.compute;
+        let eff = if tokens > 1 {
+            c.prefill_efficiency
+        } else {
+            c.decode_efficiency
+        };
+        c.peak_flops * eff
+    }
+
+    /// Effective attention rate.
+    pub fn attention_rate(&self) -> FlopsPerSec {
+        let c = &self.system.compute;
+        c.peak_flops * c.attention_efficiency()
+    }
+
+    /// Index of a tier by name.
+    pub fn tier_index(&self, name: &str) -> Option<usize> {
+        self.system.tiers.iter().position(|t| t.name == name)
+    }
+}
+
+/// A capacity error with sizes printed in their natural unit.
+pub fn overflow(what: String, tier: &str, capacity: Bytes, needed: Bytes) -> ConfigError {
+    ConfigError::Capacity {
+        what,
+        tier: tier.to_owned(),
+        capacity: capacity.to_string(),
+        needed: needed.to_string(),
+        over: (needed - capacity).to_string(),
+    }
+}

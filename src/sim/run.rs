@@ -1,0 +1,251 @@
+//! Executing steps on the event core: layer fetches through the tier devices, compute on the
+//! local roofline, overlapped as the system's overlap mode says (DESIGN §2.4).
+
+use crate::config::system::OverlapMode;
+use crate::engine::Scheduler;
+use crate::rng::SimRng;
+use crate::sim::kv::KvLayout;
+use crate::sim::machine::Machine;
+use crate::sim::work::{Step, StepWork};
+use crate::tier::device::{Device, ReadLeg};
+use crate::units::{Bytes, SimTime};
+
+/// Events of a step: a read leg reaching the link, a layer's fetch done, a layer's compute done.
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    Leg { tier: u32, layer: u32, leg: ReadLeg },
+    Fetched { layer: u32 },
+    Computed { layer: u32 },
+}
+
+/// Totals of a run, per tier where it applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunTotals {
+    /// Time compute waited for each tier's data.
+    pub stall: Vec<SimTime>,
+    /// Bytes read from the local tier by the roofline (weights, KV, embeddings).
+    pub local_bytes: Bytes,
+    /// Time the local tier's memory stream was busy.
+    pub local_busy: SimTime,
+}
+
+/// Per-layer progress of the step being run.
+#[derive(Debug, Clone, Copy, Default)]
+struct LayerState {
+    issued: bool,
+    fetched: bool,
+    pending: u32,
+    fetch_end: SimTime,
+    last_tier: u32,
+    buffered: Bytes,
+}
+
+/// One repetition of a test: devices, clock and random stream, stepped forward step by step.
+pub struct Run<'a> {
+    m: &'a Machine,
+    kv: &'a KvLayout,
+    devices: Vec<Option<Device>>,
+    sched: Scheduler<Ev>,
+    rng: SimRng,
+    now: SimTime,
+    work: StepWork,
+    state: Vec<LayerState>,
+    totals: RunTotals,
+}
+
+impl<'a> Run<'a> {
+    /// A run with idle devices at time zero.
+    pub fn new(m: &'a Machine, kv: &'a KvLayout, rng: SimRng) -> Self {
+        let sim = &m.system.sim;
+        let devices = m
+            .devices
+            .iter()
+            .map(|d| {
+                d.as_ref()
+                    .map(|p| Device::new(p, sim.granularity, sim.lanes))
+            })
+            .collect();
+        Self {
+            m,
+            kv,
+            devices,
+            sched: Scheduler::new(),
+            rng,
+            now: SimTime::ZERO,
+            work: StepWork::default(),
+            state: Vec::new(),
+            totals: RunTotals {
+                stall: vec![SimTime::ZERO; m.system.tiers.len()],
+                ..RunTotals::default()
+            },
+        }
+    }
+
+    /// The clock: when the last step ended.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Devices by tier (`None` for the local tier).
+    pub fn devices(&self) -> &[Option<Device>] {
+        &self.devices
+    }
+
+    /// Totals so far.
+    pub fn totals(&self) -> &RunTotals {
+        &self.totals
+    }
+
+    /// Simulates one step starting now; returns its duration.
+    pub fn step(&mut self, step: Step) -> SimTime {
+        let mut work = std::mem::take(&mut self.work);
+        work.plan(self.m, self.kv, step);
+        let start = self.now;
+        let end = self.execute(
+            &work,
+            start + SimTime::from_seconds(self.m.system.compute.step_overhead),
+        );
+        self.work = work;
+        self.now = end;
+        end.saturating_sub(start)
+    }
+
+    fn execute(&mut self, work: &StepWork, t0: SimTime) -> SimTime {
+        let n = work.layers();
+        self.state.clear();
+        self.state.resize(n, LayerState::default());
+        for l in 0..n {
+            self.totals.local_bytes += work.local[l];
+        }
+        let overlap = &self.m.system.overlap;
+        let mode = overlap.mode;
+        let ahead = if mode == OverlapMode::Prefetch {
+            overlap.prefetch_layers as usize
+        } else {
+            0
+        };
+        let buffer = overlap.buffer;
+
+        let mut cur = 0usize;
+        let mut ready = t0;
+        let mut started = false;
+        let mut computed = false;
+        let mut compute_end = t0;
+        let mut now = t0;
+        loop {
+            // Advance the layer pipeline as far as the current time allows.
+            loop {
+                if cur == n {
+                    return ready;
+                }
+                if !started {
+                    if !self.state[cur].issued {
+                        self.issue(work, cur, now);
+                    }
+                    let st = self.state[cur];
+                    if mode != OverlapMode::Stream && !st.fetched {
+                        break;
+                    }
+                    if mode != OverlapMode::Stream && now > ready {
+                        self.totals.stall[st.last_tier as usize] += now.saturating_sub(ready);
+                    }
+                    started = true;
+                    compute_end = now + work.compute[cur];
+                    self.sched
+                        .schedule(compute_end, Ev::Computed { layer: cur as u32 });
+                    for l in cur + 1..(cur + 1 + ahead).min(n) {
+                        if self.state[l].issued {
+                            continue;
+                        }
+                        let in_flight: Bytes = self.state[cur..l].iter().map(|s| s.buffered).sum();
+                        let fits = buffer.is_none_or(|b| in_flight + work.remote_reads(l) <= b);
+                        if !fits {
+                            break;
+                        }
+                        self.issue(work, l, now);
+                    }
+                    break;
+                }
+                let st = self.state[cur];
+                if !(computed && st.fetched) {
+                    break;
+                }
+                if st.fetch_end > compute_end {
+                    self.totals.stall[st.last_tier as usize] +=
+                        st.fetch_end.saturating_sub(compute_end);
+                }
+                for tier in 1..work.tiers() {
+                    let bytes = work.write(cur, tier);
+                    if bytes.0 > 0.0 {
+                        let dev = self.devices[tier].as_mut().expect("device tier");
+                        dev.write(now, bytes, &mut self.rng);
+                    }
+                }
+                self.totals.local_busy += SimTime::from_seconds(work.local[cur] / self.m.local_bw);
+                cur += 1;
+                ready = now;
+                started = false;
+                computed = false;
+            }
+            let (t, ev) = self
+                .sched
+                .pop()
+                .expect("a step in progress has pending events");
+            now = t;
+            match ev {
+                Ev::Leg { tier, layer, leg } => {
+                    let dev = self.devices[tier as usize].as_mut().expect("device tier");
+                    let done = dev.transfer(t, leg);
+                    let st = &mut self.state[layer as usize];
+                    if done >= st.fetch_end {
+                        st.fetch_end = done;
+                        st.last_tier = tier;
+                    }
+                    st.pending -= 1;
+                    if st.pending == 0 {
+                        self.sched.schedule(st.fetch_end, Ev::Fetched { layer });
+                    }
+                }
+                Ev::Fetched { layer } => self.state[layer as usize].fetched = true,
+                Ev::Computed { layer } => {
+                    debug_assert_eq!(layer as usize, cur);
+                    computed = true;
+                }
+            }
+        }
+    }
+
+    /// Starts the fetch of layer `l`'s remote bytes at `now`.
+    fn issue(&mut self, work: &StepWork, l: usize, now: SimTime) {
+        let Self {
+            devices,
+            sched,
+            rng,
+            state,
+            ..
+        } = self;
+        let st = &mut state[l];
+        st.issued = true;
+        st.fetch_end = now;
+        for (tier, dev) in devices.iter_mut().enumerate().skip(1) {
+            let bytes = work.read(l, tier);
+            if bytes.0 <= 0.0 {
+                continue;
+            }
+            let dev = dev.as_mut().expect("device tier");
+            st.buffered += bytes;
+            dev.read(now, bytes, rng, |first, leg| {
+                st.pending += 1;
+                sched.schedule(
+                    first,
+                    Ev::Leg {
+                        tier: tier as u32,
+                        layer: l as u32,
+                        leg,
+                    },
+                );
+            });
+        }
+        st.fetched = st.pending == 0;
+    }
+}

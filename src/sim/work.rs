@@ -1,0 +1,111 @@
+//! What one step asks of each layer: compute time and bytes per tier (DESIGN §2.1, §2.4).
+
+use crate::model::traffic::ModelTraffic;
+use crate::sim::kv::KvLayout;
+use crate::sim::machine::Machine;
+use crate::units::{Bytes, Seconds, SimTime};
+
+/// One forward pass: `tokens` new tokens after `ctx` cached ones, logits for `outputs` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Tokens cached before the step.
+    pub ctx: u64,
+    /// Tokens processed (the ubatch, or 1 when decoding).
+    pub tokens: u32,
+    /// Tokens whose logits are computed (1 in llama-bench).
+    pub outputs: u32,
+}
+
+/// Per-layer demands of a step; the output head is the last "layer".
+#[derive(Debug, Clone, Default)]
+pub struct StepWork {
+    tiers: usize,
+    /// Roofline time of each layer, overhead included.
+    pub compute: Vec<SimTime>,
+    /// Bytes moved in the compute-local tier per layer (reads and writes).
+    pub local: Vec<Bytes>,
+    reads: Vec<Bytes>,
+    writes: Vec<Bytes>,
+}
+
+impl StepWork {
+    /// Layers including the output head.
+    pub fn layers(&self) -> usize {
+        self.compute.len()
+    }
+
+    /// Tiers of the system.
+    pub fn tiers(&self) -> usize {
+        self.tiers
+    }
+
+    /// Bytes layer `l` reads from tier `tier`.
+    pub fn read(&self, l: usize, tier: usize) -> Bytes {
+        self.reads[l * self.tiers + tier]
+    }
+
+    /// Bytes layer `l` writes to tier `tier` when it finishes.
+    pub fn write(&self, l: usize, tier: usize) -> Bytes {
+        self.writes[l * self.tiers + tier]
+    }
+
+    /// Remote bytes layer `l` reads from every device tier.
+    pub fn remote_reads(&self, l: usize) -> Bytes {
+        (1..self.tiers).map(|t| self.read(l, t)).sum()
+    }
+
+    /// Fills in the demands of `step` on machine `m` with KV layout `kv`, reusing allocations.
+    pub fn plan(&mut self, m: &Machine, kv: &KvLayout, step: Step) {
+        let t: &ModelTraffic = &m.traffic;
+        let n = t.layers.len() + 1;
+        self.tiers = m.system.tiers.len();
+        self.compute.clear();
+        self.local.clear();
+        self.reads.clear();
+        self.reads.resize(n * self.tiers, Bytes::ZERO);
+        self.writes.clear();
+        self.writes.resize(n * self.tiers, Bytes::ZERO);
+        let tiers = self.tiers;
+        let matmul = m.matmul_rate(step.tokens);
+        let attention = m.attention_rate();
+        let overhead = m.system.compute.layer_overhead;
+        let tokens = f64::from(step.tokens);
+
+        for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
+            let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
+            let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
+            reads[homes.attn] += w.attn;
+            reads[homes.ffn] += w.ffn;
+            reads[homes.experts] += w.expert * w.experts_read(step.tokens);
+            if l == 0 {
+                reads[m.token_embd] += t.embd_row * tokens;
+            }
+            let flow = kv.flow(m, l, step.ctx, step.tokens);
+            for (pos, &tier) in kv.tiers.iter().enumerate() {
+                reads[tier] += kv.per_token * flow.read_tokens[pos] as f64;
+                writes[tier] += kv.per_token * flow.write_tokens[pos] as f64;
+            }
+            let local = reads[0] + writes[0];
+            let flops = t.matmul_flops(l, step.tokens) / matmul
+                + t.attention_flops(l, step.ctx, step.tokens) / attention;
+            self.local.push(local);
+            self.compute.push(SimTime::from_seconds(
+                roofline(flops, local / m.local_bw) + overhead,
+            ));
+        }
+
+        let head = n - 1;
+        self.reads[head * tiers + m.output] += t.output;
+        self.reads[head * tiers] += t.output_norm;
+        let local = self.reads[head * tiers];
+        self.local.push(local);
+        let flops = t.head_flops(step.outputs) / matmul;
+        self.compute
+            .push(SimTime::from_seconds(roofline(flops, local / m.local_bw)));
+    }
+}
+
+/// The roofline: compute and local memory traffic overlap, the slower one sets the time.
+fn roofline(compute: Seconds, memory: Seconds) -> Seconds {
+    compute.max(memory)
+}

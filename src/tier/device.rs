@@ -1,0 +1,213 @@
+//! A memory tier as a device: lanes of parallel units behind a queue, and a link (DESIGN §2.3).
+//!
+//! An access waits for a lane, holds it for a sampled latency, then crosses the link at the
+//! tier's bandwidth. A *lane* is one queue slot bound to one unit when the queue is the tighter
+//! limit (`queue_depth ≤ parallel_units`: the slot is held through the transfer, so the cycle
+//! is `latency + size/bandwidth`), or one unit when units are the tighter limit (the unit frees
+//! as soon as its latency ends and the transfer is pipelined). Together these give the bounds
+//! `min(bw, units·S/latency, qd·S/(latency + S/bw))`.
+//!
+//! To keep a 32k-token KV fetch from costing thousands of events, the *coarse* granularity
+//! groups `k` ios that start together into one wide access (its latency is the slowest of `k`)
+//! and lets each lane run `m` such rounds back to back, so a fetch is at most `lanes` accesses
+//! and two events each. With fixed latencies this is exact; with random ones it keeps the
+//! "slowest of the parallel accesses sets the pace" effect (DESIGN §2.3). The *fine*
+//! granularity simulates every `io_size` access.
+
+use crate::config::system::Granularity;
+use crate::engine::{Pool, Timeline};
+use crate::rng::SimRng;
+use crate::tier::latency::{LatencyDist, LatencySampler};
+use crate::units::{Bytes, BytesPerSec, SimTime};
+
+/// The physical figures of a device tier, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceParams {
+    /// Link bandwidth for reads.
+    pub read_bw: BytesPerSec,
+    /// Bandwidth at which writes are accepted.
+    pub write_bw: BytesPerSec,
+    /// Latency a read holds a unit.
+    pub read_latency: LatencyDist,
+    /// Latency a write (program) holds a unit.
+    pub write_latency: LatencyDist,
+    /// Units serving one access each.
+    pub parallel_units: u32,
+    /// Most accesses outstanding.
+    pub queue_depth: u32,
+    /// Transfer unit.
+    pub io_size: Bytes,
+}
+
+/// The part of a read that remains once its lane has served the latency of its first round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLeg {
+    /// Link time of the whole access.
+    pub transfer: SimTime,
+    /// The earliest the access can complete whatever the link does.
+    pub not_before: SimTime,
+}
+
+/// Totals a device accumulates over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceStats {
+    /// Bytes read through the link.
+    pub bytes_read: Bytes,
+    /// Bytes written.
+    pub bytes_written: Bytes,
+    /// Read accesses of `io_size` issued.
+    pub read_ios: u64,
+    /// Write accesses of `io_size` issued.
+    pub write_ios: u64,
+}
+
+/// A simulated device tier.
+#[derive(Debug, Clone)]
+pub struct Device {
+    lanes: Pool,
+    read_link: Timeline,
+    write_link: Timeline,
+    read: LatencySampler,
+    write: LatencySampler,
+    width: u32,
+    coarse: bool,
+    serial: bool,
+    read_bw: BytesPerSec,
+    write_bw: BytesPerSec,
+    io_size: Bytes,
+    stats: DeviceStats,
+}
+
+impl Device {
+    /// A device idle at time zero. `lanes` is the coarse granularity's target concurrency.
+    pub fn new(p: &DeviceParams, granularity: Granularity, lanes: u32) -> Self {
+        let parallel = p.parallel_units.min(p.queue_depth).max(1);
+        let (width, n_lanes) = match granularity {
+            Granularity::Fine => (1, parallel),
+            Granularity::Coarse => {
+                let width = parallel.div_ceil(lanes.max(1));
+                (width, (parallel / width).max(1))
+            }
+        };
+        Self {
+            lanes: Pool::new(n_lanes),
+            read_link: Timeline::default(),
+            write_link: Timeline::default(),
+            read: LatencySampler::new(&p.read_latency, width),
+            write: LatencySampler::new(&p.write_latency, width),
+            width,
+            coarse: granularity == Granularity::Coarse,
+            serial: p.queue_depth <= p.parallel_units,
+            read_bw: p.read_bw,
+            write_bw: p.write_bw,
+            io_size: p.io_size,
+            stats: DeviceStats::default(),
+        }
+    }
+
+    /// Splits `n_ios` ios into accesses: `(accesses, rounds of the first accesses)` such that
+    /// the first `extra` accesses run one round more than `rounds`.
+    fn split(&self, n_ios: u64) -> (u64, u64, u64) {
+        let groups = n_ios.div_ceil(u64::from(self.width));
+        let accesses = if self.coarse {
+            groups.min(self.lanes.size() as u64)
+        } else {
+            groups
+        };
+        (accesses, groups / accesses, groups % accesses)
+    }
+
+    fn ios(&self, bytes: Bytes) -> u64 {
+        (bytes.0 / self.io_size.0).ceil().max(1.0) as u64
+    }
+
+    /// Plans a read of `bytes` issued at `now`: reserves lanes and samples latencies, and calls
+    /// `leg(first_round_end, leg)` for each access. The caller must call [`Device::transfer`]
+    /// for each leg at its `first_round_end`, in time order with every other leg.
+    pub fn read(
+        &mut self,
+        now: SimTime,
+        bytes: Bytes,
+        rng: &mut SimRng,
+        mut leg: impl FnMut(SimTime, ReadLeg),
+    ) {
+        if bytes.0 <= 0.0 {
+            return;
+        }
+        let n_ios = self.ios(bytes);
+        self.stats.bytes_read += bytes;
+        self.stats.read_ios += n_ios;
+        let (accesses, rounds, extra) = self.split(n_ios);
+        let groups = (accesses * rounds + extra) as f64;
+        for i in 0..accesses {
+            let m = rounds + u64::from(i < extra);
+            let latency = SimTime::from_seconds(self.read.sample_rounds(rng, m));
+            let transfer = SimTime::from_seconds(bytes * (m as f64 / groups) / self.read_bw);
+            let per_round = SimTime(transfer.0 / m);
+            let tail = if self.serial { transfer } else { per_round };
+            let hold = if self.serial {
+                latency + transfer
+            } else {
+                latency
+            };
+            let (start, _) = self.lanes.reserve(now, hold);
+            let first = start + SimTime(latency.0 / m);
+            leg(
+                first,
+                ReadLeg {
+                    transfer,
+                    not_before: start + latency + tail,
+                },
+            );
+        }
+    }
+
+    /// Moves a leg across the link at `at`; returns when the access completes.
+    pub fn transfer(&mut self, at: SimTime, leg: ReadLeg) -> SimTime {
+        let (_, end) = self.read_link.reserve(at, leg.transfer);
+        end.max(leg.not_before)
+    }
+
+    /// Writes `bytes` issued at `now`: the data crosses the write path, then each unit holds for
+    /// the program time. Returns when the last access completes. Writes occupy lanes, so reads
+    /// issued later queue behind them.
+    pub fn write(&mut self, now: SimTime, bytes: Bytes, rng: &mut SimRng) -> SimTime {
+        if bytes.0 <= 0.0 {
+            return now;
+        }
+        let n_ios = self.ios(bytes);
+        self.stats.bytes_written += bytes;
+        self.stats.write_ios += n_ios;
+        let (_, arrived) = self
+            .write_link
+            .reserve(now, SimTime::from_seconds(bytes / self.write_bw));
+        let (accesses, rounds, extra) = self.split(n_ios);
+        let mut done = arrived;
+        for i in 0..accesses {
+            let m = rounds + u64::from(i < extra);
+            let program = SimTime::from_seconds(self.write.sample_rounds(rng, m));
+            done = done.max(self.lanes.reserve(arrived, program).1);
+        }
+        done
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> DeviceStats {
+        self.stats
+    }
+
+    /// Time the read link has been busy.
+    pub fn read_busy(&self) -> SimTime {
+        self.read_link.busy_time()
+    }
+
+    /// Time the write path has been busy.
+    pub fn write_busy(&self) -> SimTime {
+        self.write_link.busy_time()
+    }
+
+    /// Lane-time used, summed over lanes, and the number of lanes.
+    pub fn lane_busy(&self) -> (SimTime, usize) {
+        (self.lanes.busy_time(), self.lanes.size())
+    }
+}

@@ -1,0 +1,495 @@
+//! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
+
+mod helpers;
+
+use approx::assert_relative_eq;
+use helpers::*;
+use tiersim::config::load;
+use tiersim::config::system::Granularity;
+use tiersim::engine::Scheduler;
+use tiersim::model::quant::QuantType;
+use tiersim::model::traffic::ModelTraffic;
+use tiersim::rng;
+use tiersim::tier::device::{Device, DeviceParams};
+use tiersim::tier::latency::LatencyDist;
+use tiersim::units::{Bytes, BytesPerSec, Seconds, SimTime};
+
+// ---------------------------------------------------------------------------------------------
+// Model traffic
+
+#[test]
+fn smollm2_spec_sums_to_the_real_gguf_size() {
+    let m = load::model(Some("smollm2-135m-instruct-q4_1"), &[]).unwrap();
+    let t = ModelTraffic::new(&m.spec);
+    // llama-bench's model_size and model_n_params for SmolLM2-135M-Instruct.Q4_1.gguf.
+    assert_eq!(t.model_size.0, 96_576_768.0);
+    assert_eq!(t.n_params, 134_515_008.0);
+    // DESIGN §2.1: kv_l = 2 · n_kv_heads · head_dim · bytes(type).
+    assert_eq!(
+        t.kv_per_token(QuantType::F16, QuantType::F16).0,
+        2.0 * 3.0 * 64.0 * 2.0
+    );
+    assert_eq!(
+        t.kv_per_token(QuantType::Q8_0, QuantType::Q8_0).0,
+        2.0 * 3.0 * 64.0 * 34.0 / 32.0
+    );
+    assert_eq!(
+        t.kv_per_token(QuantType::Q4_0, QuantType::Q4_0).0,
+        2.0 * 3.0 * 64.0 * 18.0 / 32.0
+    );
+}
+
+#[test]
+fn every_model_preset_loads_and_places_on_every_large_system() {
+    for p in tiersim::config::presets::MODELS {
+        let m = load::model(Some(p.name), &[]).unwrap();
+        let t = ModelTraffic::new(&m.spec);
+        assert!(t.model_size.0 > 0.0 && t.n_params > 0.0, "{}", p.name);
+    }
+    for p in tiersim::config::presets::SYSTEMS {
+        load::system(Some(p.name), &[]).unwrap();
+    }
+}
+
+#[test]
+fn moe_reads_only_active_experts_and_sliding_window_stops_growing() {
+    let moe = ModelTraffic::new(&load::model(Some("qwen3-30b-a3b-iq4_xs"), &[]).unwrap().spec);
+    let l = &moe.layers[0];
+    assert_eq!(l.n_experts, 128);
+    assert_relative_eq!(l.experts_read(1), 8.0, max_relative = 1e-12);
+    assert!(l.experts_read(512) > 120.0 && l.experts_read(512) <= 128.0);
+    // Active parameters are about 3B of 30B.
+    let active: f64 = moe.layers.iter().map(|l| l.active_params).sum();
+    assert!(active > 2.5e9 && active < 3.5e9, "active {active}");
+
+    let gemma = ModelTraffic::new(&load::model(Some("gemma-3-270m-q4_k_m"), &[]).unwrap().spec);
+    let local = gemma.layers.iter().position(|l| !l.global).unwrap();
+    let global = gemma.layers.iter().position(|l| l.global).unwrap();
+    assert_eq!(gemma.attended(local, 100_000), 512);
+    assert_eq!(gemma.attended(global, 100_000), 100_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Physics: the roofline and its bounds
+
+/// Expected decode step time from the closed form of DESIGN §2.4, computed independently of the
+/// simulator's step planner.
+fn roofline_step(model: &str, sys: &tiersim::config::system::SystemSpec, ctx: u64) -> f64 {
+    let spec = load::model(Some(model), &[]).unwrap().spec;
+    let t = ModelTraffic::new(&spec);
+    let c = &sys.compute;
+    let bw = sys.tiers[0].read_bw.0 * c.memory_efficiency;
+    let kv = t.kv_per_token(QuantType::F16, QuantType::F16).0;
+    let mut total = c.step_overhead.0;
+    for (i, l) in t.layers.iter().enumerate() {
+        let mut bytes = l.total().0 + kv * (ctx as f64) + kv;
+        if i == 0 {
+            bytes += t.embd_row.0;
+        }
+        let flops = 2.0 * l.active_params / (c.peak_flops.0 * c.decode_efficiency)
+            + 4.0 * t.attn_width * (ctx + 1) as f64 / (c.peak_flops.0 * c.attention_efficiency());
+        total += flops.max(bytes / bw) + c.layer_overhead.0;
+    }
+    let head_bytes = t.output.0 + t.output_norm.0;
+    total + (2.0 * t.head_params / (c.peak_flops.0 * c.decode_efficiency)).max(head_bytes / bw)
+}
+
+#[test]
+fn all_local_decode_equals_the_roofline_closed_form() {
+    for (bw, flops) in [
+        ("50GB/s", "1TFLOP/s"),
+        ("3TB/s", "2TFLOP/s"),
+        ("1TB/s", "50TFLOP/s"),
+    ] {
+        let sys = system(&local_system(bw, flops, "3us", "40us"));
+        let m = machine("llama-3.1-8b-instruct-q4_k_m", &sys);
+        let c = case(0, 1, 1000);
+        let out = run(&m, &c, 1, 7);
+        let expected = roofline_step("llama-3.1-8b-instruct-q4_k_m", &sys, 1000);
+        assert_relative_eq!(out.samples[0].0, expected, max_relative = 1e-9);
+    }
+}
+
+#[test]
+fn tg_never_exceeds_local_bandwidth_over_bytes_per_token() {
+    for model in [
+        "smollm2-135m-instruct-q4_1",
+        "qwen2.5-3b-instruct-q4_k_m",
+        "llama-3.1-8b-instruct-f16",
+    ] {
+        for bw in ["20GB/s", "400GB/s", "3.35TB/s"] {
+            let sys = system(&local_system(bw, "1000TFLOP/s", "0s", "0s"));
+            let m = machine(model, &sys);
+            let c = case(0, 32, 512);
+            let ts = avg_ts(&c, &run(&m, &c, 2, 1));
+            let t = &m.traffic;
+            let bytes_per_token: f64 =
+                t.layers.iter().map(|l| l.total().0).sum::<f64>() + t.output.0;
+            let bound = sys.tiers[0].read_bw.0 / bytes_per_token;
+            assert!(ts <= bound, "{model} at {bw}: {ts} > {bound}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Physics: tier devices
+
+fn device(bw: f64, lat_us: f64, units: u32, qd: u32, io: f64, g: Granularity) -> Device {
+    let p = DeviceParams {
+        read_bw: BytesPerSec(bw),
+        write_bw: BytesPerSec(bw),
+        read_latency: LatencyDist::fixed(Seconds::us(lat_us)),
+        write_latency: LatencyDist::fixed(Seconds::us(lat_us)),
+        parallel_units: units,
+        queue_depth: qd,
+        io_size: Bytes(io),
+    };
+    Device::new(&p, g, 16)
+}
+
+/// Reads `bytes` at time zero and drives the legs through an event queue; returns the end.
+fn read_all(dev: &mut Device, bytes: f64) -> SimTime {
+    let mut sched = Scheduler::new();
+    let mut rng = rng::stream(1, 1);
+    dev.read(SimTime::ZERO, Bytes(bytes), &mut rng, |at, leg| {
+        sched.schedule(at, leg)
+    });
+    let mut end = SimTime::ZERO;
+    while let Some((t, leg)) = sched.pop() {
+        end = end.max(dev.transfer(t, leg));
+    }
+    end
+}
+
+#[test]
+fn device_throughput_meets_the_design_bounds() {
+    let io = 4096.0;
+    // A whole number of rounds on every unit count below, long enough that the first and last
+    // round are under 1 % of the run.
+    let total = io * 1024.0 * 200.0;
+    // (bandwidth, latency µs, units, queue depth): link-, unit- and queue-bound regimes.
+    let cases = [
+        (10e9, 4.0, 256, 512),
+        (1.6e12, 4.0, 256, 512),
+        (1.6e12, 4.0, 64, 32),
+        (2e9, 50.0, 8, 1),
+        (1e12, 80.0, 1024, 128),
+    ];
+    for g in [Granularity::Fine, Granularity::Coarse] {
+        for (bw, lat, units, qd) in cases {
+            let mut dev = device(bw, lat, units, qd, io, g);
+            let secs = read_all(&mut dev, total).to_seconds().0;
+            let rate = total / secs;
+            let l = lat * 1e-6;
+            let bound = bw
+                .min(f64::from(units) * io / l)
+                .min(f64::from(qd) * io / (l + io / bw));
+            assert!(
+                rate <= bound * 1.000_001,
+                "{g:?} {bw} {lat} {units} {qd}: {rate} > {bound}"
+            );
+            assert_relative_eq!(rate, bound, max_relative = 0.01);
+        }
+    }
+}
+
+#[test]
+fn queue_depth_one_reproduces_the_kv_spill_formula_exactly() {
+    // Every weight on the device, one access per layer, nothing else costs time.
+    let io = "1TB";
+    for (bw, lat) in [("2GB/s", "50us"), ("800MB/s", "0.05ms"), ("1.6TB/s", "4us")] {
+        let sys = system(&streamed_system(bw, lat, 1, 1, io));
+        let m = machine("smollm2-135m-instruct-q4_1", &sys);
+        let c = case(0, 1, 0);
+        let out = run(&m, &c, 1, 3);
+        let t = &m.traffic;
+        let bytes: f64 =
+            t.layers.iter().map(|l| l.total().0).sum::<f64>() + t.embd_row.0 + t.output.0;
+        let ops = (t.layers.len() + 1) as f64;
+        let expected =
+            bytes / BytesPerSec::parse(bw).unwrap().0 + ops * Seconds::parse(lat).unwrap().0;
+        assert_relative_eq!(out.samples[0].0, expected, max_relative = 1e-9);
+    }
+}
+
+fn spill_system(read_bw: &str, median_us: f64, qd: u32) -> tiersim::config::system::SystemSpec {
+    let sets = [
+        format!("tiers.hbf.read_bw={read_bw}"),
+        format!(
+            "tiers.hbf.read_latency={{lognormal: {{median: {median_us}us, p99: {}us}}}}",
+            3.0 * median_us
+        ),
+        format!("tiers.hbf.queue_depth={qd}"),
+        "placement.kv.budget=64MiB".to_owned(),
+    ];
+    let sets: Vec<_> = sets
+        .iter()
+        .map(|s| load::Override::parse(s).unwrap())
+        .collect();
+    load::system(Some("h100-hbf"), &sets).unwrap().spec
+}
+
+fn mean_tg(sys: &tiersim::config::system::SystemSpec) -> f64 {
+    let m = machine("qwen2.5-3b-instruct-q4_k_m", sys);
+    let c = case(0, 8, 8192);
+    (1..=4)
+        .map(|seed| avg_ts(&c, &run(&m, &c, 2, seed)))
+        .sum::<f64>()
+        / 4.0
+}
+
+#[test]
+fn more_bandwidth_less_latency_more_queue_depth_never_lower_tg() {
+    let bws = ["20GB/s", "80GB/s", "300GB/s", "1.6TB/s"];
+    let tg: Vec<f64> = bws
+        .iter()
+        .map(|bw| mean_tg(&spill_system(bw, 4.0, 64)))
+        .collect();
+    assert!(tg.windows(2).all(|w| w[1] >= w[0]), "bandwidth: {tg:?}");
+    let lats = [100.0, 20.0, 4.0, 1.0];
+    let tg: Vec<f64> = lats
+        .iter()
+        .map(|l| mean_tg(&spill_system("1.6TB/s", *l, 64)))
+        .collect();
+    assert!(tg.windows(2).all(|w| w[1] >= w[0]), "latency: {tg:?}");
+    let qds = [1, 4, 32, 256];
+    let tg: Vec<f64> = qds
+        .iter()
+        .map(|&q| mean_tg(&spill_system("1.6TB/s", 4.0, q)))
+        .collect();
+    assert!(tg.windows(2).all(|w| w[1] >= w[0]), "queue depth: {tg:?}");
+}
+
+#[test]
+fn spilling_kv_to_slower_tiers_lowers_tg_in_order() {
+    let c = case(0, 16, 32768);
+    let tg = |name: &str| {
+        let sys = load::system(Some(name), &[]).unwrap().spec;
+        avg_ts(
+            &c,
+            &run(&machine("llama-3.1-8b-instruct-q4_k_m", &sys), &c, 2, 1),
+        )
+    };
+    let (hbm, hbf, ssd) = (tg("h100"), tg("h100-hbf"), tg("h100-ssd"));
+    assert!(hbm > hbf && hbf > ssd, "hbm {hbm} hbf {hbf} ssd {ssd}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+fn stdout(args: &[&str]) -> String {
+    let out = tiersim(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn simulate_runs_the_embedded_default_and_every_format() {
+    let md = stdout(&["simulate", "-p", "64", "-n", "8", "-r", "2"]);
+    assert!(md.contains("pp64") && md.contains("tg8"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "simulate", "-p", "64", "-n", "8", "-r", "2", "-o", "json",
+    ]))
+    .unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for key in [
+        "n_prompt",
+        "n_gen",
+        "n_depth",
+        "n_ubatch",
+        "type_k",
+        "avg_ns",
+        "stddev_ns",
+        "avg_ts",
+        "stddev_ts",
+        "samples_ns",
+        "samples_ts",
+        "model_size",
+        "model_n_params",
+        "ttft_ms",
+        "tpot_p99_ms",
+        "tiers",
+    ] {
+        assert!(rows[0].get(key).is_some(), "missing {key}");
+    }
+    let jsonl = stdout(&["simulate", "-p", "64", "-n", "8", "-r", "2", "-o", "jsonl"]);
+    assert_eq!(jsonl.lines().count(), 2);
+    let csv = stdout(&["simulate", "-p", "64", "-n", "8", "-r", "2", "-o", "csv"]);
+    assert_eq!(csv.lines().count(), 3);
+}
+
+#[test]
+fn llama_bench_flags_lists_and_ranges() {
+    let out = stdout(&[
+        "simulate",
+        "--model",
+        "smollm2-135m-instruct-q4_1",
+        "--system",
+        "h100",
+        "-p",
+        "32,64",
+        "-n",
+        "0",
+        "-pg",
+        "32,8",
+        "-d",
+        "0-256+256",
+        "-ub",
+        "16",
+        "-ctk",
+        "q8_0",
+        "-ctv",
+        "q8_0",
+        "-r",
+        "1",
+        "-o",
+        "jsonl",
+    ]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Depths 0 and 256, each with pp32, pp64 and pg32,8.
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[3]["n_depth"], 256);
+    assert_eq!(rows[2]["n_gen"], 8);
+    assert_eq!(rows[0]["n_ubatch"], 16);
+    assert_eq!(rows[0]["type_k"], "q8_0");
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_samples() {
+    let args = |seed: &'static str| {
+        vec![
+            "simulate",
+            "-p",
+            "128",
+            "-n",
+            "16",
+            "-d",
+            "4096",
+            "-r",
+            "3",
+            "-o",
+            "json",
+            "--seed",
+            seed,
+            "--set",
+            "placement.kv.budget=1MiB",
+        ]
+    };
+    let a = stdout(&args("5"));
+    assert_eq!(a, stdout(&args("5")));
+    assert_ne!(a, stdout(&args("6")));
+}
+
+#[test]
+fn set_overrides_reach_the_simulation() {
+    let tg = |bw: &str| {
+        let set = format!("tiers.hbm.read_bw={bw}");
+        let out = stdout(&[
+            "simulate", "--system", "h100", "-p", "0", "-n", "16", "-r", "1", "-o", "jsonl",
+            "--set", &set,
+        ]);
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        v["avg_ts"].as_f64().unwrap()
+    };
+    assert!(tg("1TB/s") < tg("3.35TB/s"));
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let out = tiersim(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
+    }
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_sentence() {
+    let dir = scratch("bad-input");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let good = tiersim::config::presets::system("h100").unwrap().yaml;
+    fails_with(
+        &["simulate", "--system", "no/such/file.yaml"],
+        &["cannot read", "no/such/file.yaml"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--system",
+            &write("bad.yaml", "name: [unclosed"),
+        ],
+        &["bad.yaml", "YAML"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--system",
+            &write("unknown.yaml", &format!("{good}\nbogus_field: 1\n")),
+        ],
+        &["unknown.yaml", "bogus_field"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--system",
+            &write(
+                "neg.yaml",
+                &good.replace("read_bw: 3.35TB/s", "read_bw: -3TB/s"),
+            ),
+        ],
+        &["neg.yaml", "read_bw"],
+    );
+    fails_with(
+        &["simulate", "--set", "tiers.hbm.read_bw=0GB/s"],
+        &["tiers.hbm.read_bw", "positive"],
+    );
+    fails_with(
+        &["simulate", "--set", "tiers.hbm.read_bw=3000"],
+        &["read_bw", "unit"],
+    );
+    fails_with(
+        &["simulate", "--model", "no-such-model"],
+        &["no-such-model", "preset"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--model",
+            "llama-3.1-70b-instruct-q4_k_m",
+            "--system",
+            "rtx4080",
+        ],
+        &["does not fit", "over"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--system",
+            "h100",
+            "-d",
+            "200000",
+            "--set",
+            "tiers.hbm.capacity=4GB",
+        ],
+        &["KV cache", "does not fit"],
+    );
+    fails_with(&["simulate", "-ctk", "q9_9"], &["-ctk", "q9_9"]);
+    fails_with(
+        &["simulate", "-o", "xml"],
+        &["xml", "md, csv, json or jsonl"],
+    );
+}
