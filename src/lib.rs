@@ -39,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analytic;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -2,6 +2,7 @@
 //! then run. llama-bench's single-dash long flags (`-pg`, `-ub`, `-ctk`) are accepted by
 //! rewriting them to clap's double-dash form before parsing.
 
+pub mod ceiling;
 pub mod simulate;
 
 use std::ffi::OsString;
@@ -25,7 +26,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// A simulated llama-bench: llama-bench's flags, output and field names.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
+    /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
+    Ceiling(CeilingArgs),
     /// List the embedded model and system presets.
     Presets,
 }
@@ -117,6 +120,45 @@ pub struct SimulateArgs {
     pub seed: u64,
 }
 
+/// `tiersim ceiling` flags: `kv_spill_sim.py`'s options and defaults (underscore spellings too).
+#[derive(Debug, Args)]
+pub struct CeilingArgs {
+    /// KV kilobytes fetched from the tier per token.
+    #[arg(
+        long = "kv-kb-per-token",
+        alias = "kv_kb_per_token",
+        default_value = "256",
+        allow_hyphen_values = true
+    )]
+    pub kv_kb_per_token: String,
+    /// One tier bandwidth in MB/s.
+    #[arg(long = "tier-mbps", alias = "tier_mbps", allow_hyphen_values = true)]
+    pub tier_mbps: Option<String>,
+    /// Tier bandwidths in MB/s, comma-separated.
+    #[arg(
+        long = "tier-mbps-list",
+        alias = "tier_mbps_list",
+        allow_hyphen_values = true
+    )]
+    pub tier_mbps_list: Option<String>,
+    /// Latency per access in milliseconds.
+    #[arg(
+        long = "op-lat-ms",
+        alias = "op_lat_ms",
+        default_value = "0.05",
+        allow_hyphen_values = true
+    )]
+    pub op_lat_ms: String,
+    /// Accesses per token.
+    #[arg(
+        long = "ops-per-token",
+        alias = "ops_per_token",
+        default_value = "2",
+        allow_hyphen_values = true
+    )]
+    pub ops_per_token: String,
+}
+
 /// llama-bench's multi-letter single-dash flags and their clap spelling.
 const LLAMA_BENCH_FLAGS: [(&str, &str); 4] = [
     ("-pg", "--pg"),
@@ -146,7 +188,10 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
 /// Runs a parsed command, writing its results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
     match cli.command {
-        Command::Simulate(args) => simulate::run(&simulate::SimulateOptions::from_args(args)?, out),
+        Command::Simulate(args) => {
+            simulate::run(&simulate::SimulateOptions::from_args(*args)?, out)
+        }
+        Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Presets => list_presets(out).map_err(Error::Output),
     }
 }

@@ -177,6 +177,9 @@ mod tests {
         for p in MODELS {
             let spec = parse_model(p);
             assert_eq!(spec.name, p.name, "name field of models/{}.yaml", p.name);
+            if let Err(e) = crate::config::validate::model(&spec, p.name) {
+                panic!("model preset {}: {e}", p.name);
+            }
             assert!(!spec.evidence.is_empty(), "{} has no evidence", p.name);
             assert_eq!(spec.n_heads % spec.n_kv_heads, 0, "{}: GQA groups", p.name);
         }
@@ -191,6 +194,9 @@ mod tests {
                 "name field of models/systems/{}.yaml",
                 p.name
             );
+            if let Err(e) = crate::config::validate::system(&spec, p.name) {
+                panic!("system preset {}: {e}", p.name);
+            }
             assert!(!spec.evidence.is_empty(), "{} has no evidence", p.name);
             for t in spec.tiers.iter().skip(1) {
                 let what = format!("{}: tier {}", p.name, t.name);
@@ -218,6 +224,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn flash_tiers_have_the_described_latencies() {
+        let tier = |sys: &str, name: &str| {
+            let spec = parse_system(system(sys).unwrap());
+            spec.tiers.into_iter().find(|t| t.name == name).unwrap()
+        };
+        let us = |s: crate::units::Seconds| s.0 * 1e6;
+        // HBF: lognormal tR with median 4 us, p99 10 us; mean ~4.47 us, so the array reads
+        // 256 units x 4 KiB / 4.47 us ~ 235 GB/s.
+        let hbf = tier("h100-hbf", "hbf");
+        let read = hbf.read_latency.unwrap();
+        assert!((us(read.quantile(0.5)) - 4.0).abs() < 1e-6);
+        assert!((us(read.quantile(0.99)) - 10.0).abs() < 1e-6);
+        let array = 256.0 * 4096.0 / read.mean().0;
+        assert!((2.2e11..2.5e11).contains(&array), "HBF array rate {array}");
+        let program = hbf.write_latency.unwrap().is_fixed().map(us).unwrap();
+        assert!(
+            (program - 100.0).abs() < 1e-9,
+            "HBF program time {program} us"
+        );
+        // SSD: 99.9 % lognormal(60 us, 90 us) + 0.1 % 2 ms; mean ~63 us.
+        let ssd = tier("h100-ssd", "ssd");
+        let mean = us(ssd.read_latency.unwrap().mean());
+        assert!(
+            (62.0..64.0).contains(&mean),
+            "SSD mean read latency {mean} us"
+        );
     }
 
     #[test]

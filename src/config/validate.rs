@@ -59,7 +59,7 @@ pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
 pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
     let bad = |field: String, msg: String| Err(ConfigError::invalid(origin, field, msg));
     let c = &s.compute;
-    if !(c.peak_flops.0 > 0.0) {
+    if !positive(c.peak_flops.0) {
         return bad(
             "compute.peak_flops".into(),
             "must be positive, e.g. 989TFLOP/s".into(),
@@ -96,11 +96,11 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
                 format!("`{}` is used by two tiers; names must be unique", t.name),
             );
         }
-        if !(t.capacity.0 > 0.0) {
+        if !positive(t.capacity.0) {
             return bad(f("capacity"), "must be positive, e.g. 80GB".into());
         }
         for (k, bw) in [("read_bw", t.read_bw), ("write_bw", t.write_bw)] {
-            if !(bw.0 > 0.0) {
+            if !positive(bw.0) {
                 return bad(
                     f(k),
                     format!("is {bw}; expected a positive bandwidth such as 1.6TB/s"),
@@ -211,4 +211,9 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
         return bad("sim.lanes".into(), "is 0; expected at least 1".into());
     }
     Ok(())
+}
+
+/// Finite and above zero (NaN fails, which a plain `> 0.0` test would let through when negated).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
 }

@@ -11,6 +11,7 @@ mod csv;
 mod json;
 mod jsonl;
 mod md;
+pub mod numfmt;
 mod record;
 
 use std::fmt;

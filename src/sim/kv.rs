@@ -184,8 +184,7 @@ impl KvLayout {
             return f;
         }
         for pos in 0..self.tiers.len() {
-            let here = |c| self.beyond(pos, c) - self.beyond(pos + 1, c).min(self.beyond(pos, c));
-            f.read_tokens[pos] = here(ctx);
+            f.read_tokens[pos] = self.beyond(pos, ctx) - self.beyond(pos + 1, ctx);
             // Tokens entering this tier: the growth of everything at or beyond it.
             f.write_tokens[pos] = if pos == 0 {
                 t

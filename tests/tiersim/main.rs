@@ -493,3 +493,60 @@ fn bad_input_exits_2_with_one_clear_sentence() {
         &["xml", "md, csv, json or jsonl"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// kv_spill_sim.py parity (expected text produced by the script's formula under CPython)
+
+#[test]
+fn ceiling_prints_what_kv_spill_sim_prints() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--tier_mbps_list", "500,1000,2000,4000,8000"],
+            "kv_kb_per_token= 256.0\nop_lat_ms= 0.05\nops_per_token= 2.0\n\ntier_mbps,tg_tps_max\n\
+             500,1633.987\n1000,2808.989\n2000,4385.965\n4000,6097.561\n8000,7575.758\n",
+        ),
+        (
+            &["--tier-mbps", "750.5"],
+            "kv_kb_per_token= 256.0\nop_lat_ms= 0.05\nops_per_token= 2.0\n\ntier_mbps,tg_tps_max\n750.5,2267.029\n",
+        ),
+        (
+            &[
+                "--kv-kb-per-token",
+                "0",
+                "--op-lat-ms",
+                "0",
+                "--tier-mbps",
+                "1e9",
+            ],
+            "kv_kb_per_token= 0.0\nop_lat_ms= 0.0\nops_per_token= 2.0\n\ntier_mbps,tg_tps_max\n1e+09,inf\n",
+        ),
+        (
+            &[
+                "--kv_kb_per_token",
+                "32.75",
+                "--tier_mbps_list",
+                "0.5,1234567,1e-5",
+                "--op_lat_ms",
+                "1e-05",
+                "--ops_per_token",
+                "3",
+            ],
+            "kv_kb_per_token= 32.75\nop_lat_ms= 1e-05\nops_per_token= 3.0\n\ntier_mbps,tg_tps_max\n\
+             0.5,15.267\n1.23457e+06,17690498.561\n1e-05,0.000\n",
+        ),
+        (
+            &["--tier-mbps-list", "100", "--ops-per-token", "0"],
+            "kv_kb_per_token= 256.0\nop_lat_ms= 0.05\nops_per_token= 0.0\n\ntier_mbps,tg_tps_max\n100,390.625\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["ceiling"];
+        all.extend_from_slice(args);
+        assert_eq!(stdout(&all), expected, "{args:?}");
+    }
+    fails_with(&["ceiling"], &["--tier-mbps"]);
+    fails_with(
+        &["ceiling", "--tier-mbps", "fast"],
+        &["fast", "not a number"],
+    );
+}
