@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod calibrate;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -29,6 +29,9 @@ pub enum Command {
     Simulate(Box<SimulateArgs>),
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
     Ceiling(CeilingArgs),
+    /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// List the embedded model and system presets.
     Presets,
 }
@@ -159,6 +162,17 @@ pub struct CeilingArgs {
     pub ops_per_token: String,
 }
 
+/// `tiersim model` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Print the model spec (YAML) of a GGUF file, preset or YAML file, with its per-layer
+    /// weight bytes as comments.
+    Inspect {
+        /// A GGUF file, a model YAML file or a preset name.
+        model: String,
+    },
+}
+
 /// llama-bench's multi-letter single-dash flags and their clap spelling.
 const LLAMA_BENCH_FLAGS: [(&str, &str); 4] = [
     ("-pg", "--pg"),
@@ -192,6 +206,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             simulate::run(&simulate::SimulateOptions::from_args(*args)?, out)
         }
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
+        Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Presets => list_presets(out).map_err(Error::Output),
     }
 }
@@ -203,4 +218,37 @@ fn list_presets(out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn inspect_model(name: &str, out: &mut dyn Write) -> Result<(), Error> {
+    let loaded = crate::config::load::model(Some(name), &[])?;
+    let t = crate::model::traffic::ModelTraffic::new(&loaded.spec);
+    let yaml = serde_yaml::to_string(&loaded.spec).expect("a spec serialises");
+    let mut text = format!("# {} (from {})\n", loaded.spec.name, loaded.origin);
+    text.push_str(&format!(
+        "# tensor bytes {} ({}), parameters {}\n",
+        t.model_size.0, t.model_size, t.n_params
+    ));
+    text.push_str(&format!(
+        "# token_embd {} B, output {} B{}\n",
+        t.token_embd.0,
+        t.output.0,
+        if loaded.spec.tied_embeddings {
+            " (tied)"
+        } else {
+            ""
+        }
+    ));
+    for (i, l) in t.layers.iter().enumerate() {
+        text.push_str(&format!(
+            "# layer {i:>3}: attn {} B, ffn {} B, experts {} x {} B, {}\n",
+            l.attn.0,
+            l.ffn.0,
+            l.n_experts,
+            l.expert.0,
+            if l.global { "global" } else { "sliding window" }
+        ));
+    }
+    text.push_str(&yaml);
+    out.write_all(text.as_bytes()).map_err(Error::Output)
 }

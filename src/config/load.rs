@@ -10,6 +10,7 @@ use crate::config::error::ConfigError;
 use crate::config::presets::{self, Preset};
 use crate::config::system::SystemSpec;
 use crate::config::validate;
+use crate::model::gguf;
 use crate::model::spec::ModelSpec;
 
 /// The model simulated when none is named: the seeds' model.
@@ -135,8 +136,19 @@ pub enum Target {
     System,
 }
 
-/// Loads a model by preset name or path (the default model when `None`), applying overrides.
+/// Loads a model by preset name, YAML file or GGUF file (the default model when `None`),
+/// applying overrides.
 pub fn model(name: Option<&str>, sets: &[Override]) -> Result<Loaded<ModelSpec>, ConfigError> {
+    if let Some(path) = name.filter(|n| n.to_ascii_lowercase().ends_with(".gguf")) {
+        let spec = gguf::spec_from_file(Path::new(path)).map_err(|e| ConfigError::Parse {
+            origin: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let text = serde_yaml::to_string(&spec).expect("a spec serialises");
+        let loaded = load_text::<ModelSpec>(text, path.to_owned(), sets, Target::Model)?;
+        validate::model(&loaded.spec, &loaded.origin)?;
+        return Ok(loaded);
+    }
     let loaded = load::<ModelSpec>(
         name.unwrap_or(DEFAULT_MODEL),
         "model",
@@ -194,6 +206,15 @@ fn load<T: DeserializeOwned>(
     target: Target,
 ) -> Result<Loaded<T>, ConfigError> {
     let (text, origin) = read_named(name, kind, table)?;
+    load_text(text, origin, sets, target)
+}
+
+fn load_text<T: DeserializeOwned>(
+    text: String,
+    origin: String,
+    sets: &[Override],
+    target: Target,
+) -> Result<Loaded<T>, ConfigError> {
     let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
         origin: origin.clone(),
         message: format!("not valid YAML: {e}"),

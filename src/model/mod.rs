@@ -1,4 +1,5 @@
 //! Model architectures and the traffic they generate.
+pub mod gguf;
 pub mod quant;
 pub mod spec;
 pub mod traffic;

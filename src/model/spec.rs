@@ -51,10 +51,10 @@ pub struct ModelSpec {
     /// Tensor types.
     pub quant: QuantSpec,
     /// Sliding-window attention, if some layers use it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sliding_window: Option<SlidingWindow>,
     /// Mixture of experts, if the FFN is one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moe: Option<MoeSpec>,
     /// Where each figure comes from, by field name.
     #[serde(default)]
@@ -78,7 +78,7 @@ pub struct QuantSpec {
     /// Type of the token embedding matrix.
     pub token_embd: QuantType,
     /// Type of the output matrix when it is not tied to the embedding.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<QuantType>,
     /// Per-tensor, per-layer exceptions (e.g. Q4_K_M keeps `attn_v` and `ffn_down` in q6_k on
     /// some layers). Later rules win.
@@ -93,7 +93,7 @@ pub struct QuantOverride {
     /// Block tensor names this applies to (`attn_v`, `ffn_down`, `ffn_down_exps`, ...).
     pub tensors: Vec<BlockTensor>,
     /// Layers this applies to; all when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<LayerSet>,
     /// The type these tensors have.
     #[serde(rename = "type")]
@@ -124,7 +124,7 @@ pub struct MoeSpec {
     #[serde(default)]
     pub shared_expert_ffn_dim: u32,
     /// Layers that keep a dense FFN of `ffn_dim` instead (DeepSeek-style leading dense layers).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dense_layers: Option<LayerSet>,
 }
 

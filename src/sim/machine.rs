@@ -4,7 +4,7 @@ use crate::config::error::ConfigError;
 use crate::config::system::{SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::model::traffic::ModelTraffic;
-use crate::tier::device::DeviceParams;
+use crate::tier::device::{Device, DeviceParams};
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec};
 
 /// Home tiers of one layer's weights, as indices into the system's tiers.
@@ -37,6 +37,9 @@ pub struct Machine {
     pub weight_bytes: Vec<Bytes>,
     /// Device figures of each tier after the first (`None` for the compute-local tier).
     pub devices: Vec<Option<DeviceParams>>,
+    /// Idle devices built from those figures, cloned by each run: building a sampler can cost
+    /// milliseconds (mixtures), cloning costs nothing like it.
+    pub idle_devices: Vec<Option<Device>>,
     /// Effective local bandwidth: read bandwidth × memory efficiency.
     pub local_bw: BytesPerSec,
 }
@@ -107,7 +110,7 @@ impl Machine {
             }
         }
 
-        let devices = system
+        let devices: Vec<Option<DeviceParams>> = system
             .tiers
             .iter()
             .enumerate()
@@ -123,6 +126,14 @@ impl Machine {
                 })
             })
             .collect();
+        let sim = &system.sim;
+        let idle_devices = devices
+            .iter()
+            .map(|d: &Option<DeviceParams>| {
+                d.as_ref()
+                    .map(|p| Device::new(p, sim.granularity, sim.lanes))
+            })
+            .collect();
         let local_bw = system.tiers[0].read_bw * system.compute.memory_efficiency;
         Ok(Self {
             system: system.clone(),
@@ -133,6 +144,7 @@ impl Machine {
             token_embd,
             weight_bytes,
             devices,
+            idle_devices,
             local_bw,
         })
     }

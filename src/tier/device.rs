@@ -8,10 +8,14 @@
 //! `min(bw, units·S/latency, qd·S/(latency + S/bw))`.
 //!
 //! To keep a 32k-token KV fetch from costing thousands of events, the *coarse* granularity
-//! groups `k` ios that start together into one wide access (its latency is the slowest of `k`)
-//! and lets each lane run `m` such rounds back to back, so a fetch is at most `lanes` accesses
-//! and two events each. With fixed latencies this is exact; with random ones it keeps the
-//! "slowest of the parallel accesses sets the pace" effect (DESIGN §2.3). The *fine*
+//! binds `k` units into one lane (at most `lanes` lanes) and gives each access of a fetch a
+//! lane with its share of the ios. Within a lane, units pull ios as they free up, as a device's
+//! dies pull from its queue, so the lane's time is the balanced work `Σ latencies / k` plus
+//! one slowest round (see [`LatencySampler::sample_ios`]); an access smaller than a lane holds
+//! it only for its share of the units. A fetch is then at most `lanes` accesses and events.
+//! With fixed latencies this is exact for whole rounds; with random ones it tracks the fine
+//! granularity within a few percent (a test checks it) and keeps the "slowest of the parallel
+//! accesses sets the pace" effect at the end of every fetch (DESIGN §2.3). The *fine*
 //! granularity simulates every `io_size` access.
 
 use crate::config::system::Granularity;
@@ -105,20 +109,32 @@ impl Device {
         }
     }
 
-    /// Splits `n_ios` ios into accesses: `(accesses, rounds of the first accesses)` such that
-    /// the first `extra` accesses run one round more than `rounds`.
+    /// Splits `n_ios` ios into accesses: the first `extra` of `accesses` carry `per + 1` ios,
+    /// the others `per`.
     fn split(&self, n_ios: u64) -> (u64, u64, u64) {
-        let groups = n_ios.div_ceil(u64::from(self.width));
         let accesses = if self.coarse {
-            groups.min(self.lanes.size() as u64)
+            n_ios
+                .div_ceil(u64::from(self.width))
+                .min(self.lanes.size() as u64)
         } else {
-            groups
+            n_ios
         };
-        (accesses, groups / accesses, groups % accesses)
+        (accesses, n_ios / accesses, n_ios % accesses)
     }
 
     fn ios(&self, bytes: Bytes) -> u64 {
         (bytes.0 / self.io_size.0).ceil().max(1.0) as u64
+    }
+
+    /// How long an access of `ios` ios keeps its lane: all of `latency` when it fills the lane's
+    /// units, else the share of the lane it uses, since the idle units serve other accesses.
+    fn hold(&self, ios: u64, latency: SimTime) -> SimTime {
+        let width = u64::from(self.width);
+        if ios >= width {
+            latency
+        } else {
+            SimTime((u128::from(latency.0) * u128::from(ios) / u128::from(width)) as u64)
+        }
     }
 
     /// Plans a read of `bytes` issued at `now`: reserves lanes and samples latencies, and calls
@@ -137,21 +153,21 @@ impl Device {
         let n_ios = self.ios(bytes);
         self.stats.bytes_read += bytes;
         self.stats.read_ios += n_ios;
-        let (accesses, rounds, extra) = self.split(n_ios);
-        let groups = (accesses * rounds + extra) as f64;
+        let (accesses, per, extra) = self.split(n_ios);
         for i in 0..accesses {
-            let m = rounds + u64::from(i < extra);
-            let latency = SimTime::from_seconds(self.read.sample_rounds(rng, m));
-            let transfer = SimTime::from_seconds(bytes * (m as f64 / groups) / self.read_bw);
-            let per_round = SimTime(transfer.0 / m);
-            let tail = if self.serial { transfer } else { per_round };
-            let hold = if self.serial {
-                latency + transfer
+            let ios = per + u64::from(i < extra);
+            let rounds = ios.div_ceil(u64::from(self.width));
+            let latency = SimTime::from_seconds(self.read.sample_ios(rng, ios));
+            let transfer =
+                SimTime::from_seconds(bytes * (ios as f64 / n_ios as f64) / self.read_bw);
+            let per_round = SimTime(transfer.0 / rounds);
+            let (tail, hold) = if self.serial {
+                (transfer, self.hold(ios, latency) + transfer)
             } else {
-                latency
+                (per_round, self.hold(ios, latency))
             };
             let (start, _) = self.lanes.reserve(now, hold);
-            let first = start + SimTime(latency.0 / m);
+            let first = start + SimTime(latency.0 / rounds);
             leg(
                 first,
                 ReadLeg {
@@ -168,8 +184,8 @@ impl Device {
         end.max(leg.not_before)
     }
 
-    /// Writes `bytes` issued at `now`: the data crosses the write path, then each unit holds for
-    /// the program time. Returns when the last access completes. Writes occupy lanes, so reads
+    /// Writes `bytes` issued at `now`: the data crosses the write path, then units hold for the
+    /// program time. Returns when the last access completes. Writes occupy lanes, so reads
     /// issued later queue behind them.
     pub fn write(&mut self, now: SimTime, bytes: Bytes, rng: &mut SimRng) -> SimTime {
         if bytes.0 <= 0.0 {
@@ -181,12 +197,13 @@ impl Device {
         let (_, arrived) = self
             .write_link
             .reserve(now, SimTime::from_seconds(bytes / self.write_bw));
-        let (accesses, rounds, extra) = self.split(n_ios);
+        let (accesses, per, extra) = self.split(n_ios);
         let mut done = arrived;
         for i in 0..accesses {
-            let m = rounds + u64::from(i < extra);
-            let program = SimTime::from_seconds(self.write.sample_rounds(rng, m));
-            done = done.max(self.lanes.reserve(arrived, program).1);
+            let ios = per + u64::from(i < extra);
+            let program = SimTime::from_seconds(self.write.sample_ios(rng, ios));
+            let (start, _) = self.lanes.reserve(arrived, self.hold(ios, program));
+            done = done.max(start + program);
         }
         done
     }

@@ -226,6 +226,10 @@ impl LatencyDist {
     }
 
     /// Checks that the parameters describe a proper distribution of non-negative times.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, naming the parameter, its value and what is expected.
     pub fn validate(&self) -> Result<(), LatencyError> {
         match self {
             Self::Fixed(v) => check_time("fixed latency", *v),
@@ -712,21 +716,109 @@ fn erfc(x: f64) -> f64 {
     if x < 0.0 { 2.0 - r } else { r }
 }
 
+/// `(P(Z <= z), P(Z > z))` for a standard normal `Z`: the smaller from `erfc`, so both tails
+/// keep full relative precision, and the larger as its complement.
+fn norm_cdf_sf(z: f64) -> (f64, f64) {
+    if z < 0.0 {
+        let c = 0.5 * erfc(-z * FRAC_1_SQRT_2);
+        (c, 1.0 - c)
+    } else {
+        let s = 0.5 * erfc(z * FRAC_1_SQRT_2);
+        (1.0 - s, s)
+    }
+}
+
 /// `P(Z <= z)` for a standard normal `Z`.
 fn norm_cdf(z: f64) -> f64 {
     0.5 * erfc(-z * FRAC_1_SQRT_2)
 }
 
-/// `P(Z > z)` for a standard normal `Z`, precise in the far upper tail.
-fn norm_sf(z: f64) -> f64 {
-    0.5 * erfc(z * FRAC_1_SQRT_2)
+/// Evaluates `c[0] + c[1] x + ... + c[7] x^7` by Estrin's scheme: half the dependency chain
+/// of Horner's rule, which matters in the sampling hot path. AS241's coefficients and
+/// arguments are all positive, so the summation order costs no accuracy.
+#[inline(always)]
+fn poly7(c: &[f64; 8], x: f64) -> f64 {
+    let x2 = x * x;
+    let x4 = x2 * x2;
+    let p01 = c[0] + c[1] * x;
+    let p23 = c[2] + c[3] * x;
+    let p45 = c[4] + c[5] * x;
+    let p67 = c[6] + c[7] * x;
+    (p01 + p23 * x2) + (p45 + p67 * x2) * x4
 }
+
+// Wichura's AS241 (PPND16) coefficients, lowest order first.
+#[allow(clippy::excessive_precision)]
+const AS241_A: [f64; 8] = [
+    3.3871328727963666080e0,
+    1.3314166789178437745e2,
+    1.9715909503065514427e3,
+    1.3731693765509461125e4,
+    4.5921953931549871457e4,
+    6.7265770927008700853e4,
+    3.3430575583588128105e4,
+    2.5090809287301226727e3,
+];
+#[allow(clippy::excessive_precision)]
+const AS241_B: [f64; 8] = [
+    1.0,
+    4.2313330701600911252e1,
+    6.8718700749205790830e2,
+    5.3941960214247511077e3,
+    2.1213794301586595867e4,
+    3.9307895800092710610e4,
+    2.8729085735721942674e4,
+    5.2264952788528545610e3,
+];
+#[allow(clippy::excessive_precision)]
+const AS241_C: [f64; 8] = [
+    1.42343711074968357734e0,
+    4.63033784615654529590e0,
+    5.76949722146069140550e0,
+    3.64784832476320460504e0,
+    1.27045825245236838258e0,
+    2.41780725177450611770e-1,
+    2.27238449892691845833e-2,
+    7.74545014278341407640e-4,
+];
+#[allow(clippy::excessive_precision)]
+const AS241_D: [f64; 8] = [
+    1.0,
+    2.05319162663775882187e0,
+    1.67638483018380384940e0,
+    6.89767334985100004550e-1,
+    1.48103976427480074590e-1,
+    1.51986665636164571966e-2,
+    5.47593808499534494600e-4,
+    1.05075007164441684324e-9,
+];
+#[allow(clippy::excessive_precision)]
+const AS241_E: [f64; 8] = [
+    6.65790464350110377720e0,
+    5.46378491116411436990e0,
+    1.78482653991729133580e0,
+    2.96560571828504891230e-1,
+    2.65321895265761230930e-2,
+    1.24266094738807843860e-3,
+    2.71155556874348757815e-5,
+    2.01033439929228813265e-7,
+];
+#[allow(clippy::excessive_precision)]
+const AS241_F: [f64; 8] = [
+    1.0,
+    5.99832206555887937690e-1,
+    1.36929880922735805310e-1,
+    1.48753612908506148525e-2,
+    7.86869131145613259100e-4,
+    1.84631831751005468180e-5,
+    1.42151175831644588870e-7,
+    2.04426310338993978564e-15,
+];
 
 /// The standard normal quantile by Wichura's AS241 (PPND16, relative error about 1e-16).
 ///
 /// Takes both `p` and `q = 1 - p` and works from the smaller, so a caller that knows a tiny
 /// upper-tail probability exactly (the maximum of many draws) does not lose it to `1 - p`.
-#[allow(clippy::excessive_precision)]
 #[inline]
 fn ndtri(p: f64, q: f64) -> f64 {
     if p.is_nan() || q.is_nan() {
@@ -735,31 +827,7 @@ fn ndtri(p: f64, q: f64) -> f64 {
     let dev = if p <= q { p - 0.5 } else { 0.5 - q };
     if dev.abs() <= 0.425 {
         let r = 0.180625 - dev * dev;
-        let num = ((((((2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
-            + 6.7265770927008700853e4)
-            * r
-            + 4.5921953931549871457e4)
-            * r
-            + 1.3731693765509461125e4)
-            * r
-            + 1.9715909503065514427e3)
-            * r
-            + 1.3314166789178437745e2)
-            * r
-            + 3.3871328727963666080e0;
-        let den = ((((((5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
-            + 3.9307895800092710610e4)
-            * r
-            + 2.1213794301586595867e4)
-            * r
-            + 5.3941960214247511077e3)
-            * r
-            + 6.8718700749205790830e2)
-            * r
-            + 4.2313330701600911252e1)
-            * r
-            + 1.0;
-        return dev * num / den;
+        return dev * poly7(&AS241_A, r) / poly7(&AS241_B, r);
     }
     let lower = p <= q;
     let tail = if lower { p } else { q };
@@ -770,63 +838,34 @@ fn ndtri(p: f64, q: f64) -> f64 {
             f64::INFINITY
         };
     }
-    let r = (-tail.ln()).sqrt();
-    let z = if r <= 5.0 {
+    let z = ndtri_tail(tail.ln());
+    if lower { -z } else { z }
+}
+
+/// `|z|` for a tail probability `e^ln_tail <= 0.075` (AS241's tail branches), taking the
+/// logarithm so that callers who have it need not exponentiate and take it again.
+#[inline]
+fn ndtri_tail(ln_tail: f64) -> f64 {
+    let r = (-ln_tail).sqrt();
+    if r <= 5.0 {
         let r = r - 1.6;
-        let num = ((((((7.74545014278341407640e-4 * r + 2.27238449892691845833e-2) * r
-            + 2.41780725177450611770e-1)
-            * r
-            + 1.27045825245236838258e0)
-            * r
-            + 3.64784832476320460504e0)
-            * r
-            + 5.76949722146069140550e0)
-            * r
-            + 4.63033784615654529590e0)
-            * r
-            + 1.42343711074968357734e0;
-        let den = ((((((1.05075007164441684324e-9 * r + 5.47593808499534494600e-4) * r
-            + 1.51986665636164571966e-2)
-            * r
-            + 1.48103976427480074590e-1)
-            * r
-            + 6.89767334985100004550e-1)
-            * r
-            + 1.67638483018380384940e0)
-            * r
-            + 2.05319162663775882187e0)
-            * r
-            + 1.0;
-        num / den
+        poly7(&AS241_C, r) / poly7(&AS241_D, r)
     } else {
         let r = r - 5.0;
-        let num = ((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
-            + 1.24266094738807843860e-3)
-            * r
-            + 2.65321895265761230930e-2)
-            * r
-            + 2.96560571828504891230e-1)
-            * r
-            + 1.78482653991729133580e0)
-            * r
-            + 5.46378491116411436990e0)
-            * r
-            + 6.65790464350110377720e0;
-        let den = ((((((2.04426310338993978564e-15 * r + 1.42151175831644588870e-7) * r
-            + 1.84631831751005468180e-5)
-            * r
-            + 7.86869131145613259100e-4)
-            * r
-            + 1.48753612908506148525e-2)
-            * r
-            + 1.36929880922735805310e-1)
-            * r
-            + 5.99832206555887937690e-1)
-            * r
-            + 1.0;
-        num / den
-    };
-    if lower { -z } else { z }
+        poly7(&AS241_E, r) / poly7(&AS241_F, r)
+    }
+}
+
+/// Above this `ln p` (so `q <= 0.075`) the upper tail is reached through `ln q` alone.
+const LN_P_TAIL: f64 = -0.077_961_541_469_711_8;
+
+/// `ln(1 - e^l)` for `LN_P_TAIL <= l < 0` as `ln(-l) + ln((1 - e^l) / -l)`, the second term by
+/// its series (truncation below 2e-16): one logarithm instead of `expm1` and a logarithm on
+/// the sampling hot path.
+#[inline]
+fn ln_q_near_one(l: f64) -> f64 {
+    let l2 = l * l;
+    (-l).ln() + l * 0.5 + l2 * (1.0 / 24.0 + l2 * (-1.0 / 2880.0 + l2 * (1.0 / 181_440.0)))
 }
 
 /// A uniform variate in the open interval (0, 1) from one `u64`.
@@ -856,6 +895,7 @@ enum Prepared {
         sigma: f64,
         cut: f64,
         kept: f64,
+        ln_kept: f64,
     },
     Lognormal {
         mu: f64,
@@ -901,11 +941,13 @@ impl Prepared {
             LatencyDist::Normal { mean, sd } => {
                 if sd.0 > 0.0 {
                     let a = mean.0 / sd.0;
+                    let kept = norm_cdf(a);
                     Self::Normal {
                         mu: mean.0,
                         sigma: sd.0,
                         cut: norm_cdf(-a),
-                        kept: norm_cdf(a),
+                        kept,
+                        ln_kept: kept.ln(),
                     }
                 } else {
                     Self::Fixed(mean.0)
@@ -1000,6 +1042,7 @@ impl Prepared {
                 sigma,
                 cut,
                 kept,
+                ..
             } => {
                 let z = if p <= q {
                     let pp = cut + p * kept;
@@ -1018,6 +1061,32 @@ impl Prepared {
             Self::Empirical { ref ps, ref vs } => empirical_quantile(ps, vs, p),
             Self::Mixture { .. } => self.mixture_quantile(p, q),
         }
+    }
+
+    /// The quantile at `p = e^l`. In the upper tail the families whose quantile depends on
+    /// `ln q` alone get it without forming `q`: this is the maximum-of-width hot path.
+    #[inline]
+    fn quantile_at_ln_p(&self, l: f64) -> f64 {
+        if l >= LN_P_TAIL {
+            match *self {
+                Self::Lognormal { mu, sigma } => {
+                    return (mu + sigma * ndtri_tail(ln_q_near_one(l))).exp();
+                }
+                Self::Normal {
+                    mu, sigma, ln_kept, ..
+                } => {
+                    return (mu + sigma * ndtri_tail(ln_q_near_one(l) + ln_kept)).max(0.0);
+                }
+                Self::Exponential { offset, mean } => return offset - mean * ln_q_near_one(l),
+                Self::Pareto {
+                    scale, inv_shape, ..
+                } => return scale * (-inv_shape * ln_q_near_one(l)).exp(),
+                _ => {}
+            }
+        }
+        let q = -l.exp_m1();
+        let p = if q > 0.5 { l.exp() } else { 1.0 - q };
+        self.quantile(p, q)
     }
 
     /// `(P(X <= x), P(X > x))`, each computed directly so that both tails are precise.
@@ -1044,23 +1113,20 @@ impl Prepared {
                 sigma,
                 cut,
                 kept,
+                ..
             } => {
                 if x < 0.0 {
                     (0.0, 1.0)
                 } else {
-                    let z = (x - mu) / sigma;
-                    (
-                        ((norm_cdf(z) - cut) / kept).max(0.0),
-                        (norm_sf(z) / kept).min(1.0),
-                    )
+                    let (f, s) = norm_cdf_sf((x - mu) / sigma);
+                    (((f - cut) / kept).max(0.0), (s / kept).min(1.0))
                 }
             }
             Self::Lognormal { mu, sigma } => {
                 if x <= 0.0 {
                     (0.0, 1.0)
                 } else {
-                    let z = (x.ln() - mu) / sigma;
-                    (norm_cdf(z), norm_sf(z))
+                    norm_cdf_sf((x.ln() - mu) / sigma)
                 }
             }
             Self::Exponential { offset, mean } => {
@@ -1168,6 +1234,7 @@ impl Prepared {
             Self::Normal {
                 mu, sigma, kept, ..
             } => {
+                // The density at the truncation point, -mu/sigma, over the mass kept.
                 let a = mu / sigma;
                 mu + sigma * (-0.5 * a * a).exp() / (2.0 * PI).sqrt() / kept
             }
@@ -1208,9 +1275,16 @@ impl Prepared {
         }
     }
 
-    /// The mixture quantile, solved on the CDF within the bracket the components' own quantiles
-    /// give (a mixture's p-quantile lies between the smallest and largest of theirs).
+    /// The mixture quantile, solved on the CDF.
     fn mixture_quantile(&self, p: f64, q: f64) -> f64 {
+        self.quantile_within(p, q, f64::NEG_INFINITY, f64::INFINITY)
+    }
+
+    /// The quantile, given latencies known to bracket it (the quantiles at neighbouring
+    /// probabilities, when tabulating). Only mixtures need the hint: they are solved on the
+    /// CDF, within the bracket the components' own quantiles give (a mixture's p-quantile lies
+    /// between the smallest and largest of theirs) narrowed by the hint.
+    fn quantile_within(&self, p: f64, q: f64, lo_hint: f64, hi_hint: f64) -> f64 {
         let Self::Mixture { parts, .. } = self else {
             return self.quantile(p, q);
         };
@@ -1229,16 +1303,23 @@ impl Prepared {
             lo = lo.min(x);
             hi = hi.max(x);
         }
+        lo = lo.max(lo_hint);
+        hi = hi.min(hi_hint);
         if lo >= hi {
-            return lo;
+            return hi;
         }
-        // g(x) >= 0 exactly when F(x) >= p; the upper tail is compared on P(X > x) so that a
-        // tiny q is not lost to rounding.
+        // g(x) >= 0 exactly when F(x) >= p. The upper tail is compared on P(X > x) so that a
+        // tiny q is not lost to rounding, and on logarithms, in which lognormal-like tails are
+        // nearly quadratic and the secant steps below converge quickly.
         let upper = q < p;
+        let target = if upper { q.ln() } else { p.ln() };
         let g = |x: f64| {
-            EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (f, s) = self.cdf(x);
-            if upper { q - s } else { f - p }
+            if upper {
+                target - s.ln()
+            } else {
+                f.ln() - target
+            }
         };
         let mut g_lo = g(lo);
         if g_lo >= 0.0 {
@@ -1248,35 +1329,52 @@ impl Prepared {
         if g_hi < 0.0 {
             return hi;
         }
-        // Illinois regula falsi, with a bisection every fourth step so that jumps and flat
-        // stretches of the CDF (atoms, gaps between components) cannot stall it.
+        // Steps are taken in ln(x) when the bracket is positive, as latencies span decades.
+        let log_space = lo > 0.0;
+        let to_s = |x: f64| if log_space { x.ln() } else { x };
+        let (mut s_lo, mut s_hi) = (to_s(lo), to_s(hi));
+        // Illinois regula falsi. A bisection replaces the step whenever three steps have not
+        // halved the bracket, so that jumps and flat stretches of the CDF (atoms, gaps between
+        // components) cannot stall it; and no step lands within `tol / 2` of an end, so that an
+        // end that has converged is confirmed from the other side instead of crept up on.
         let mut last_side = 0i8;
+        let mut width_mark = hi - lo;
         for iter in 0..200 {
-            if hi - lo <= 4.0 * f64::EPSILON * hi.abs() {
+            let tol = 4.0 * f64::EPSILON * hi.abs();
+            if hi - lo <= tol {
                 break;
             }
-            let mut x = hi - g_hi * (hi - lo) / (g_hi - g_lo);
-            if iter % 4 == 3 || !(x > lo && x < hi) {
-                x = if lo > 0.0 && hi > 4.0 * lo {
-                    (lo * hi).sqrt()
-                } else {
-                    0.5 * (lo + hi)
-                };
+            let mut s = s_hi - g_hi * (s_hi - s_lo) / (g_hi - g_lo);
+            // A step onto an end is kept, to be moved `tol / 2` inside below.
+            let mut bisect = !(s >= s_lo && s <= s_hi);
+            if iter % 3 == 2 {
+                bisect |= hi - lo > 0.5 * width_mark;
+                width_mark = hi - lo;
+            }
+            if bisect {
+                s = 0.5 * (s_lo + s_hi);
+            }
+            let mut x = if log_space { s.exp() } else { s };
+            let margin = 0.5 * tol;
+            if !(x > lo + margin && x < hi - margin) {
+                x = x.clamp(lo + margin, hi - margin);
+                s = to_s(x);
             }
             if !(x > lo && x < hi) {
                 break;
             }
             let gx = g(x);
-            if gx >= 0.0 {
-                hi = x;
-                g_hi = gx;
+            if gx == 0.0 {
+                return x;
+            }
+            if gx > 0.0 {
+                (hi, s_hi, g_hi) = (x, s, gx);
                 if last_side == 1 {
                     g_lo *= 0.5;
                 }
                 last_side = 1;
             } else {
-                lo = x;
-                g_lo = gx;
+                (lo, s_lo, g_lo) = (x, s, gx);
                 if last_side == -1 {
                     g_hi *= 0.5;
                 }
@@ -1287,7 +1385,6 @@ impl Prepared {
     }
 }
 
-pub(crate) static EVALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// `-ln(q)`, taken from `p` when `p` is the smaller so that small quantiles stay precise.
 #[inline]
 fn neg_ln_q(p: f64, q: f64) -> f64 {
@@ -1454,7 +1551,7 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
     let (mut m1, mut m2) = (0.0, 0.0);
     for w in breaks.windows(2) {
         let (va, vb) = (w[0].powf(kf), w[1].powf(kf));
-        if !(vb > va) {
+        if vb <= va {
             continue;
         }
         let ends_at_one = w[1] >= 1.0;
@@ -1548,8 +1645,17 @@ fn tanh_sinh2(a: f64, b: f64, scale: f64, mut f: impl FnMut(f64, f64) -> (f64, f
 struct QuantileTable {
     inv_step: f64,
     guide: Vec<u32>,
-    /// `(t, Q)` pairs, increasing in `t`, ending with a sentinel at `t = +inf`.
-    knots: Vec<(f64, f64)>,
+    /// Increasing in `t`; the last real knot has slope 0 (values are clamped beyond it) and is
+    /// followed by a sentinel at `t = +inf` that ends every search.
+    knots: Vec<Knot>,
+}
+
+/// One knot: the quantile `y` at `t`, and the slope to the next knot.
+#[derive(Debug, Clone, Copy)]
+struct Knot {
+    t: f64,
+    y: f64,
+    slope: f64,
 }
 
 impl QuantileTable {
@@ -1563,30 +1669,47 @@ impl QuantileTable {
 
     fn build(d: &Prepared) -> Self {
         let step = 2.0 * Self::T_MAX / Self::CELLS as f64;
-        let at = |t: f64| d.quantile(1.0 / (1.0 + (-t).exp()), 1.0 / (1.0 + t.exp()));
+        // Monotonicity brackets each solve between already-known neighbours.
+        let at = |t: f64, lo: f64, hi: f64| {
+            d.quantile_within(1.0 / (1.0 + (-t).exp()), 1.0 / (1.0 + t.exp()), lo, hi)
+        };
         let abs_tol = Self::TOL * 1e-3 * d.quantile(0.5, 0.5).abs();
-        let mut knots = Vec::with_capacity(4 * Self::CELLS);
+        let mut points = Vec::with_capacity(4 * Self::CELLS);
         let mut guide = Vec::with_capacity(Self::CELLS);
         let mut ta = -Self::T_MAX;
-        let mut ya = at(ta);
+        let mut ya = at(ta, f64::NEG_INFINITY, f64::INFINITY);
         for g in 0..Self::CELLS {
             let tb = -Self::T_MAX + (g + 1) as f64 * step;
-            let yb = at(tb);
-            let ym = at(0.5 * (ta + tb));
-            guide.push(knots.len() as u32);
-            Self::refine(
-                &at,
+            let yb = at(tb, ya, f64::INFINITY);
+            let ym = at(0.5 * (ta + tb), ya, yb);
+            guide.push(points.len() as u32);
+            let mut refine = Refine {
+                at: &at,
                 abs_tol,
-                (ta, ya),
-                (tb, yb),
-                ym,
-                Self::MAX_DEPTH,
-                &mut knots,
-            );
+                points: &mut points,
+            };
+            refine.run((ta, ya), (tb, yb), ym, Self::MAX_DEPTH);
             (ta, ya) = (tb, yb);
         }
-        knots.push((ta, ya));
-        knots.push((f64::INFINITY, ya));
+        points.push((ta, ya));
+        let mut knots: Vec<Knot> = points
+            .windows(2)
+            .map(|w| Knot {
+                t: w[0].0,
+                y: w[0].1,
+                slope: (w[1].1 - w[0].1) / (w[1].0 - w[0].0),
+            })
+            .collect();
+        knots.push(Knot {
+            t: ta,
+            y: ya,
+            slope: 0.0,
+        });
+        knots.push(Knot {
+            t: f64::INFINITY,
+            y: ya,
+            slope: 0.0,
+        });
         Self {
             inv_step: 1.0 / step,
             guide,
@@ -1594,52 +1717,50 @@ impl QuantileTable {
         }
     }
 
-    /// Pushes the knots of `[a, b)`; `ym` is the value at its midpoint.
-    fn refine(
-        at: &impl Fn(f64) -> f64,
-        abs_tol: f64,
-        a: (f64, f64),
-        b: (f64, f64),
-        ym: f64,
-        depth: u32,
-        knots: &mut Vec<(f64, f64)>,
-    ) {
-        let ((ta, ya), (tb, yb)) = (a, b);
-        let tm = 0.5 * (ta + tb);
-        let (t1, t3) = (0.5 * (ta + tm), 0.5 * (tm + tb));
-        let (y1, y3) = (at(t1), at(t3));
-        let close = |y: f64, f: f64| {
-            let lin = ya + f * (yb - ya);
-            (y - lin).abs() <= Self::TOL * y.abs().max(lin.abs()) + abs_tol
-        };
-        let good = close(y1, 0.25) && close(ym, 0.5) && close(y3, 0.75);
-        if good || depth == 0 || knots.len() >= Self::MAX_KNOTS {
-            knots.push((ta, ya));
-        } else {
-            Self::refine(at, abs_tol, a, (tm, ym), y1, depth - 1, knots);
-            Self::refine(at, abs_tol, (tm, ym), b, y3, depth - 1, knots);
-        }
-    }
-
     #[inline]
     fn eval(&self, t: f64) -> f64 {
         let x = (t + Self::T_MAX) * self.inv_step;
-        if !(x >= 0.0) {
-            return self.knots[0].1;
+        if x < 0.0 || x.is_nan() {
+            return self.knots[0].y;
         }
         let cell = x as usize;
-        if cell >= self.guide.len() {
-            return self.knots[self.knots.len() - 1].1;
-        }
-        let mut i = self.guide[cell] as usize;
-        while self.knots[i + 1].0 < t {
+        let Some(&first) = self.guide.get(cell) else {
+            return self.knots[self.knots.len() - 1].y;
+        };
+        let mut i = first as usize;
+        while self.knots[i + 1].t < t {
             i += 1;
         }
-        let ((ta, ya), (tb, yb)) = (self.knots[i], self.knots[i + 1]);
-        if tb == f64::INFINITY {
-            return ya;
+        let k = self.knots[i];
+        k.y + (t - k.t) * k.slope
+    }
+}
+
+/// The recursive bisection of one cell of a [`QuantileTable`].
+struct Refine<'a, F> {
+    at: &'a F,
+    abs_tol: f64,
+    points: &'a mut Vec<(f64, f64)>,
+}
+
+impl<F: Fn(f64, f64, f64) -> f64> Refine<'_, F> {
+    /// Pushes the knots of `[a, b)`; `ym` is the value at its midpoint.
+    fn run(&mut self, a: (f64, f64), b: (f64, f64), ym: f64, depth: u32) {
+        let ((ta, ya), (tb, yb)) = (a, b);
+        let tm = 0.5 * (ta + tb);
+        let y1 = (self.at)(0.5 * (ta + tm), ya, ym);
+        let y3 = (self.at)(0.5 * (tm + tb), ym, yb);
+        let close = |y: f64, f: f64| {
+            let lin = ya + f * (yb - ya);
+            (y - lin).abs() <= QuantileTable::TOL * y.abs().max(lin.abs()) + self.abs_tol
+        };
+        let good = close(y1, 0.25) && close(ym, 0.5) && close(y3, 0.75);
+        if good || depth == 0 || self.points.len() >= QuantileTable::MAX_KNOTS {
+            self.points.push((ta, ya));
+        } else {
+            self.run(a, (tm, ym), y1, depth - 1);
+            self.run((tm, ym), b, y3, depth - 1);
         }
-        ya + (t - ta) / (tb - ta) * (yb - ya)
     }
 }
 
@@ -1663,6 +1784,86 @@ impl Kernel {
             Self::Table(t) => t.eval((p / q).ln()),
         }
     }
+
+    /// The quantile at `p = e^l`.
+    #[inline]
+    fn quantile_at_ln_p(&self, l: f64) -> f64 {
+        match self {
+            Self::Fixed(v) => *v,
+            Self::Exact(d) => d.quantile_at_ln_p(l),
+            Self::Table(t) => {
+                let ln_q = if l >= LN_P_TAIL {
+                    ln_q_near_one(l)
+                } else {
+                    (-l.exp_m1()).ln()
+                };
+                t.eval(l - ln_q)
+            }
+        }
+    }
+}
+
+/// The residual life of a unit caught mid-access at a random time: density `(1 − F(r)) / mean`,
+/// tabulated once so that its quantile costs a binary search.
+#[derive(Debug, Clone)]
+struct ResidualTable {
+    /// Residual times, increasing.
+    xs: Vec<f64>,
+    /// `P(R ≤ x)` at each of them, from 0 to 1.
+    gs: Vec<f64>,
+    /// `E[R] = E[X²] / (2 E[X])`, from the same table.
+    mean: f64,
+}
+
+impl ResidualTable {
+    fn build(d: &Prepared) -> Self {
+        // Points evenly spaced in probability over the body and geometrically into the tail, so
+        // that rare long latencies (stalls) are resolved.
+        let mut ps: Vec<f64> = (0..512).map(|i| 0.99 * f64::from(i) / 512.0).collect();
+        ps.extend((0..=512).map(|i| 1.0 - 0.01 * 10f64.powf(-7.0 * f64::from(i) / 512.0)));
+        let mut xs = vec![0.0];
+        let mut gs = vec![0.0];
+        let (mut x_prev, mut s_prev) = (0.0, 1.0);
+        let mut area = 0.0;
+        let mut moment = 0.0;
+        for &p in &ps {
+            let x = d.quantile(p, 1.0 - p).max(x_prev);
+            let s = 1.0 - p;
+            let da = 0.5 * (s_prev + s) * (x - x_prev);
+            area += da;
+            moment += 0.5 * (x_prev + x) * da;
+            xs.push(x);
+            gs.push(area);
+            x_prev = x;
+            s_prev = s;
+        }
+        // Normalise away the quadrature error (and the 1e-9 tail beyond the last point).
+        let total = area.max(f64::MIN_POSITIVE);
+        for g in &mut gs {
+            *g /= total;
+        }
+        Self {
+            xs,
+            gs,
+            mean: moment / total,
+        }
+    }
+
+    /// The quantile at probability `e^l`.
+    fn quantile_at_ln_p(&self, l: f64) -> f64 {
+        let p = l.exp();
+        let i = self
+            .gs
+            .partition_point(|&g| g < p)
+            .clamp(1, self.gs.len() - 1);
+        let (g0, g1) = (self.gs[i - 1], self.gs[i]);
+        let t = if g1 > g0 {
+            ((p - g0) / (g1 - g0)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        self.xs[i - 1] + t * (self.xs[i] - self.xs[i - 1])
+    }
 }
 
 /// Samples a latency for accesses that each occupy `width` units at once and end with the
@@ -1683,14 +1884,18 @@ pub struct LatencySampler {
     kernel: Kernel,
     max_mean: f64,
     max_var: f64,
+    unit_mean: f64,
+    unit_var: f64,
     floor: f64,
+    residual: Option<ResidualTable>,
 }
 
 impl LatencySampler {
     /// Precomputes the sampler of `dist` for accesses spanning `width` units.
     ///
-    /// Costs microseconds for the closed-form families and a few milliseconds for a mixture,
-    /// whose quantile table and moments are computed by root search and quadrature.
+    /// Costs up to some 50 µs for a single family but around 10 ms for a mixture, whose
+    /// quantile table and moments take thousands of root searches on its CDF: build samplers
+    /// once per configuration, not per step.
     ///
     /// # Panics
     ///
@@ -1703,7 +1908,10 @@ impl LatencySampler {
         }
         let prepared = Prepared::new(dist);
         let (max_mean, max_var) = max_moments(&prepared, width);
+        let (unit_mean, unit_var) = max_moments(&prepared, 1);
         let floor = prepared.support().0.max(0.0);
+        let residual = (unit_var.is_finite() && !matches!(prepared, Prepared::Fixed(_)))
+            .then(|| ResidualTable::build(&prepared));
         let kernel = match prepared {
             Prepared::Fixed(v) => Kernel::Fixed(v),
             Prepared::Mixture { .. } => Kernel::Table(QuantileTable::build(&prepared)),
@@ -1716,7 +1924,10 @@ impl LatencySampler {
             kernel,
             max_mean,
             max_var,
+            unit_mean,
+            unit_var,
             floor,
+            residual,
         }
     }
 
@@ -1758,12 +1969,9 @@ impl LatencySampler {
         if self.width == 1 {
             return Seconds(self.kernel.quantile(u, 1.0 - u));
         }
-        // p = u^(1/width) sits near 1; its complement is computed directly, as 1 - p would
-        // round the far tail away.
-        let l = u.ln() * self.inv_width;
-        let q = -l.exp_m1();
-        let p = if q > 0.5 { l.exp() } else { 1.0 - q };
-        Seconds(self.kernel.quantile(p, q))
+        // p = u^(1/width) sits near 1; it is passed as its logarithm, from which the kernels
+        // get q = 1 - p (or ln q) without the rounding that 1 - p would cause.
+        Seconds(self.kernel.quantile_at_ln_p(u.ln() * self.inv_width))
     }
 
     /// The total of `rounds` sequential rounds, each ending with the slowest of `width` units.
@@ -1791,9 +1999,115 @@ impl LatencySampler {
         Seconds((n * self.max_mean + (n * self.max_var).sqrt() * z).max(n * self.floor))
     }
 
+    /// `ios` accesses spread over `width` units, each unit taking the next access as soon as it
+    /// is free (as a device's dies pull from its queue): the time until the last one ends.
+    ///
+    /// Up to one round (`ios ≤ width`) that is the slowest of `ios` draws, exactly. Beyond,
+    /// pulling work keeps every unit busy until the work runs out, so the units' finish times
+    /// average `Σ latencies / width` and spread around it as the *residual lives* of the accesses
+    /// in progress: the end is `Σ latencies / width + max of width residuals − mean residual`.
+    /// The residual life is size-biased — a unit is more likely caught in a long access — which
+    /// is how a 0.1 % chance of a 2 ms stall comes to delay most large fetches. Exact for a
+    /// fixed latency (`⌈ios / width⌉ × value`, the units move in lock step); the sum is drawn
+    /// exactly up to 64 terms and as one normal variate beyond. With an infinite variance
+    /// (Pareto shape ≤ 2) the residual life has no mean, and the last round is taken as the
+    /// slowest of `width` draws instead.
+    #[inline]
+    pub fn sample_ios(&self, rng: &mut SimRng, ios: u64) -> Seconds {
+        let width = u64::from(self.width);
+        if let Kernel::Fixed(v) = self.kernel {
+            return Seconds(ios.div_ceil(width) as f64 * v);
+        }
+        let u = open01(rng);
+        if ios <= width {
+            let n = ios.max(1);
+            let last = if n == 1 {
+                self.kernel.quantile(u, 1.0 - u)
+            } else {
+                self.kernel.quantile_at_ln_p(u.ln() / n as f64)
+            };
+            return Seconds(last);
+        }
+        let sum = |terms: u64, rng: &mut SimRng| {
+            if terms <= 64 || !self.unit_var.is_finite() {
+                (0..terms).map(|_| self.sample(rng).0).sum::<f64>()
+            } else {
+                let n = terms as f64;
+                let v = open01(rng);
+                let z = ndtri(v, 1.0 - v);
+                (n * self.unit_mean + (n * self.unit_var).sqrt() * z).max(n * self.floor)
+            }
+        };
+        match &self.residual {
+            Some(r) => {
+                let spread = r.quantile_at_ln_p(u.ln() * self.inv_width) - r.mean;
+                let balanced = sum(ios, rng) * self.inv_width;
+                Seconds((balanced + spread).max(ios.div_ceil(width) as f64 * self.floor))
+            }
+            None => {
+                let last = self.kernel.quantile_at_ln_p(u.ln() * self.inv_width);
+                Seconds(sum(ios - width, rng) * self.inv_width + last)
+            }
+        }
+    }
+
     /// The mean of the slowest of `width` accesses, `E[max]`.
     pub fn max_mean(&self) -> Seconds {
         Seconds(self.max_mean)
+    }
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Mean of `ios` accesses pulled by `width` units: `ios × mean / width + E[max of width
+    /// residuals] − E[residual]` beyond one round, the slowest of `ios` draws within one.
+    #[test]
+    fn spread_ios_cost_balanced_work_plus_residual_spread() {
+        let d = LatencyDist::Lognormal {
+            median: Seconds::us(4.0),
+            p99: Seconds::us(10.0),
+        };
+        let mut rng = SimRng::seed_from_u64(9);
+        // E[R] = E[X²] / 2E[X]; for a lognormal E[X²] = E[X]² e^(σ²).
+        let sigma = (10.0f64 / 4.0).ln() / Z_99;
+        let m = d.mean().0;
+        let s = LatencySampler::new(&d, 16);
+        let mean_r = s.residual.as_ref().unwrap().mean;
+        assert!(
+            (mean_r - m * (sigma * sigma).exp() / 2.0).abs() / mean_r < 1e-3,
+            "{mean_r}"
+        );
+        for (width, ios) in [(4u32, 320u64), (16, 512), (64, 64_000), (1, 50)] {
+            let s = LatencySampler::new(&d, width);
+            let n = 20_000;
+            let mean = (0..n).map(|_| s.sample_ios(&mut rng, ios).0).sum::<f64>() / f64::from(n);
+            let r = s.residual.as_ref().unwrap();
+            let max_r = (0..n)
+                .map(|i| {
+                    r.quantile_at_ln_p(
+                        ((f64::from(i) + 0.5) / f64::from(n)).ln() / f64::from(width),
+                    )
+                })
+                .sum::<f64>()
+                / f64::from(n);
+            let expected = ios as f64 * m / f64::from(width) + max_r - r.mean;
+            assert!(
+                (mean - expected).abs() / expected < 0.005,
+                "{width}x{ios}: {mean} vs {expected}"
+            );
+        }
+        // Within one round: the slowest of those few, no more.
+        let s = LatencySampler::new(&d, 16);
+        let mean = (0..20_000)
+            .map(|_| s.sample_ios(&mut rng, 1).0)
+            .sum::<f64>()
+            / 20_000.0;
+        assert!((mean - m).abs() / m < 0.01);
+        let fixed = LatencySampler::new(&LatencyDist::fixed(Seconds::us(3.0)), 16);
+        assert_eq!(fixed.sample_ios(&mut rng, 17).0, 2.0 * Seconds::us(3.0).0);
     }
 }
 
@@ -1928,8 +2242,18 @@ mod tests {
         assert_eq!(ndtri(1.0, 0.0), f64::INFINITY);
         // Round trips through both tails.
         for z in [-30.0, -8.0, -3.0, -0.5, 0.1, 1.0, 4.0, 9.0, 30.0] {
-            let (p, q) = (norm_cdf(z), norm_sf(z));
+            let (p, q) = norm_cdf_sf(z);
             assert_relative_eq!(ndtri(p, q), z, max_relative = 1e-13);
+        }
+        // The upper-tail shortcut from ln p agrees with the direct route.
+        for l in [-0.07, -0.01, -1e-5, -1e-12, -1e-20] {
+            let q: f64 = -f64::exp_m1(l);
+            assert_relative_eq!(ln_q_near_one(l), q.ln(), max_relative = 1e-15);
+            assert_relative_eq!(
+                ndtri_tail(ln_q_near_one(l)),
+                ndtri(1.0 - q, q),
+                max_relative = 1e-14
+            );
         }
     }
 
@@ -1991,7 +2315,6 @@ mod tests {
             let n = 200_000;
             let total: f64 = (0..n).map(|_| s.sample(&mut r).0).sum();
             let mean = total / f64::from(n);
-            assert_relative_eq!(mean, d.mean().0, max_relative = 0.01);
             assert!(
                 (mean - d.mean().0).abs() < 0.01 * d.mean().0,
                 "{name}: sample mean {mean} vs {}",
@@ -2176,7 +2499,7 @@ mod tests {
             let exact = prepared.quantile(p, q);
             let approx = table.eval(t);
             err += (approx - exact).abs() * p * q;
-            if exact < 1e-3 || exact > 2.1e-3 {
+            if !(1e-3..=2.1e-3).contains(&exact) {
                 worst_smooth = worst_smooth.max(((approx - exact) / exact).abs());
             }
         }
@@ -2388,154 +2711,5 @@ mod tests {
         for (_, d) in families() {
             d.validate().unwrap();
         }
-    }
-}
-#[cfg(test)]
-mod tmp_timing {
-    use super::*;
-    use rand::SeedableRng;
-    use std::hint::black_box;
-    use std::time::Instant;
-    #[test]
-    #[ignore]
-    fn timing() {
-        let dists = [
-            (
-                "lognormal",
-                LatencyDist::Lognormal {
-                    median: Seconds::us(4.0),
-                    p99: Seconds::us(20.0),
-                },
-            ),
-            (
-                "exponential",
-                LatencyDist::Exponential {
-                    mean: Seconds::us(10.0),
-                    offset: Seconds::us(2.0),
-                },
-            ),
-            (
-                "normal",
-                LatencyDist::Normal {
-                    mean: Seconds::us(4.0),
-                    sd: Seconds::us(1.0),
-                },
-            ),
-            (
-                "pareto",
-                LatencyDist::Pareto {
-                    scale: Seconds::us(4.0),
-                    shape: 2.5,
-                },
-            ),
-            (
-                "empirical",
-                LatencyDist::Empirical {
-                    percentiles: vec![
-                        (50.0, Seconds::us(80.0)),
-                        (99.0, Seconds::us(300.0)),
-                        (99.9, Seconds::us(1000.0)),
-                    ],
-                },
-            ),
-            (
-                "mixture",
-                LatencyDist::Mixture(vec![
-                    MixtureComponent {
-                        weight: 0.999,
-                        dist: LatencyDist::Lognormal {
-                            median: Seconds::us(4.0),
-                            p99: Seconds::us(20.0),
-                        },
-                    },
-                    MixtureComponent {
-                        weight: 0.001,
-                        dist: LatencyDist::fixed(Seconds::ms(2.0)),
-                    },
-                ]),
-            ),
-        ];
-        for (name, d) in &dists {
-            for width in [1u32, 16, 4096] {
-                let t0 = Instant::now();
-                let s = LatencySampler::new(d, width);
-                let build = t0.elapsed();
-                let mut r = SimRng::seed_from_u64(1);
-                let n = 5_000_000;
-                let t0 = Instant::now();
-                let mut acc = 0.0;
-                for _ in 0..n {
-                    acc += s.sample_max(black_box(&mut r)).0;
-                }
-                let per_max = t0.elapsed().as_nanos() as f64 / n as f64;
-                let t0 = Instant::now();
-                for _ in 0..n {
-                    acc += s.sample(black_box(&mut r)).0;
-                }
-                let per_one = t0.elapsed().as_nanos() as f64 / n as f64;
-                let t0 = Instant::now();
-                for _ in 0..n {
-                    acc += s.sample_rounds(black_box(&mut r), 100).0;
-                }
-                let per_r100 = t0.elapsed().as_nanos() as f64 / n as f64;
-                let t0 = Instant::now();
-                for _ in 0..n / 10 {
-                    acc += s.sample_rounds(black_box(&mut r), 8).0;
-                }
-                let per_r8 = t0.elapsed().as_nanos() as f64 / (n / 10) as f64;
-                let knots = match &s.kernel {
-                    Kernel::Table(t) => t.knots.len(),
-                    _ => 0,
-                };
-                println!(
-                    "{name:12} w={width:5} build={build:?} knots={knots} sample={per_one:.1}ns sample_max={per_max:.1}ns rounds(100)={per_r100:.1}ns rounds(8)={per_r8:.1}ns  {acc:e}"
-                );
-            }
-        }
-        let p = Prepared::new(&dists[5].1);
-        let t0 = Instant::now();
-        let t = QuantileTable::build(&p);
-        println!("table build {:?} {}", t0.elapsed(), t.knots.len());
-        for k in [1, 16, 4096] {
-            let t0 = Instant::now();
-            let m = numeric_max_moments(&p, k);
-            println!("moments k={k} {:?} {m:?}", t0.elapsed());
-        }
-        let t0 = Instant::now();
-        let mut x = 0.0;
-        for i in 0..10000 {
-            let pp = (i as f64 + 0.5) / 10000.0;
-            x += p.quantile(pp, 1.0 - pp);
-        }
-        println!("mixture quantile {:?} per call {x}", t0.elapsed() / 10000);
-        for pp in [
-            1e-10,
-            0.01,
-            0.3,
-            0.5,
-            0.9,
-            0.998,
-            0.999,
-            0.9991,
-            0.99999,
-            1.0 - 1e-12,
-        ] {
-            EVALS.store(0, std::sync::atomic::Ordering::Relaxed);
-            let x = p.quantile(pp, 1.0 - pp);
-            println!(
-                "p={pp} x={x:e} evals={}",
-                EVALS.load(std::sync::atomic::Ordering::Relaxed)
-            );
-        }
-        let mut r = SimRng::seed_from_u64(1);
-        let t0 = Instant::now();
-        let mut acc = 0u64;
-        for _ in 0..50_000_000 {
-            acc ^= black_box(&mut r).next_u64();
-        }
-        println!(
-            "next_u64 {:.2}ns {acc}",
-            t0.elapsed().as_nanos() as f64 / 5e7
-        );
     }
 }

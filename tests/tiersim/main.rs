@@ -550,3 +550,29 @@ fn ceiling_prints_what_kv_spill_sim_prints() {
         &["fast", "not a number"],
     );
 }
+#[test]
+fn coarse_granularity_tracks_fine_on_random_latencies() {
+    // One 72 MiB fetch from an HBF-like device: units pull work, so both should finish near
+    // `ios · mean / units` plus one slow round, whatever the grouping.
+    for (units, qd) in [(256u32, 512u32), (256, 128), (64, 64)] {
+        let time = |g| {
+            let p = DeviceParams {
+                read_bw: BytesPerSec(1.6e12),
+                write_bw: BytesPerSec(16e9),
+                read_latency: LatencyDist::Lognormal {
+                    median: Seconds::us(4.0),
+                    p99: Seconds::us(10.0),
+                },
+                write_latency: LatencyDist::fixed(Seconds::us(100.0)),
+                parallel_units: units,
+                queue_depth: qd,
+                io_size: Bytes(4096.0),
+            };
+            read_all(&mut Device::new(&p, g, 16), 72.0 * 1048576.0)
+                .to_seconds()
+                .0
+        };
+        let (fine, coarse) = (time(Granularity::Fine), time(Granularity::Coarse));
+        assert_relative_eq!(coarse, fine, max_relative = 0.03);
+    }
+}

@@ -1,0 +1,4 @@
+//! Calibration against real hardware: reading measured `llama-bench` results (and the
+//! predecessor harness's) into one row type that fitting and validation can use.
+
+pub mod readers;
