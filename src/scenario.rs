@@ -33,6 +33,11 @@ pub struct TestCase {
 }
 
 impl TestCase {
+    /// llama-bench's name for the test: `pp512`, `tg128`, `pp512+tg128`, `tg128 @ d4096`.
+    pub fn name(&self) -> String {
+        crate::report::test_name(self.n_prompt, self.n_gen, self.n_depth)
+    }
+
     /// The largest context the test reaches.
     pub fn max_ctx(&self) -> u64 {
         u64::from(self.n_depth) + u64::from(self.n_prompt) + u64::from(self.n_gen)
@@ -75,6 +80,70 @@ impl TestCase {
             }
             None
         })
+    }
+}
+
+/// llama-bench's parameter lists; their combinations give the tests of a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TestGrid {
+    /// Prompt lengths (pp tests; 0 skips).
+    pub n_prompt: Vec<u32>,
+    /// Generation lengths (tg tests; 0 skips).
+    pub n_gen: Vec<u32>,
+    /// Prompt and generation pairs (pg tests).
+    pub pg: Vec<(u32, u32)>,
+    /// Depths.
+    pub n_depth: Vec<u32>,
+    /// Logical batch sizes.
+    pub n_batch: Vec<u32>,
+    /// Physical batch sizes.
+    pub n_ubatch: Vec<u32>,
+    /// KV key types.
+    pub type_k: Vec<QuantType>,
+    /// KV value types.
+    pub type_v: Vec<QuantType>,
+    /// Thread counts.
+    pub n_threads: Vec<u32>,
+}
+
+impl TestGrid {
+    /// The tests in llama-bench's order: parameter combinations outermost, then the pp, tg and
+    /// pg tests of each.
+    pub fn cases(&self) -> Vec<TestCase> {
+        let mut cases = Vec::new();
+        for &n_batch in &self.n_batch {
+            for &n_ubatch in &self.n_ubatch {
+                for &type_k in &self.type_k {
+                    for &type_v in &self.type_v {
+                        for &n_threads in &self.n_threads {
+                            for &n_depth in &self.n_depth {
+                                let base = TestCase {
+                                    n_prompt: 0,
+                                    n_gen: 0,
+                                    n_depth,
+                                    n_batch,
+                                    n_ubatch,
+                                    type_k,
+                                    type_v,
+                                    n_threads,
+                                };
+                                let pp = self.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0));
+                                let tg = self.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g));
+                                let pg = self.pg.iter().copied().filter(|&(p, g)| p + g > 0);
+                                cases.extend(pp.chain(tg).chain(pg).map(|(n_prompt, n_gen)| {
+                                    TestCase {
+                                        n_prompt,
+                                        n_gen,
+                                        ..base
+                                    }
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cases
     }
 }
 

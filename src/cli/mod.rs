@@ -4,9 +4,11 @@
 
 pub mod ceiling;
 pub mod simulate;
+pub mod sweep;
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -27,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// A simulated llama-bench: llama-bench's flags, output and field names.
     Simulate(Box<SimulateArgs>),
+    /// Run a sweep spec (default: the embedded headline sweep) in parallel into CSV, plots and
+    /// a summary; `sweep merge` joins shard outputs.
+    Sweep(SweepArgs),
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
     Ceiling(CeilingArgs),
     /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
@@ -123,6 +128,49 @@ pub struct SimulateArgs {
     pub seed: u64,
 }
 
+/// `tiersim sweep` flags.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SweepArgs {
+    /// Merge shard outputs instead of running.
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// The sweep spec (YAML); the embedded default sweep when absent.
+    pub spec: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output directory.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Continue an interrupted sweep in `--out` without redoing finished points.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard `i` of `n` (points whose id is i mod n), for a cluster job array.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Do not show a progress bar (it is never shown when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `tiersim sweep` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Join shard CSVs (with their sidecars) into the file one run would have written.
+    Merge {
+        /// Shard CSV files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The merged CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 /// `tiersim ceiling` flags: `kv_spill_sim.py`'s options and defaults (underscore spellings too).
 #[derive(Debug, Args)]
 pub struct CeilingArgs {
@@ -205,6 +253,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Simulate(args) => {
             simulate::run(&simulate::SimulateOptions::from_args(*args)?, out)
         }
+        Command::Sweep(args) => match &args.command {
+            Some(SweepCommand::Merge {
+                inputs,
+                out: target,
+            }) => sweep::merge(inputs, target, out),
+            None => sweep::run(&sweep::SweepOptions::from_args(&args)?, out),
+        },
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Presets => list_presets(out).map_err(Error::Output),

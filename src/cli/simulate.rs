@@ -8,7 +8,7 @@ use crate::config::load::{self, Override};
 use crate::error::Error;
 use crate::model::quant::QuantType;
 use crate::report::{MdColumns, OutputFormat, RunInfo};
-use crate::scenario::{self, RecordContext, TestCase};
+use crate::scenario::{self, RecordContext, TestCase, TestGrid};
 use crate::sim::machine::Machine;
 
 /// Validated options of `tiersim simulate`.
@@ -102,44 +102,20 @@ impl SimulateOptions {
         })
     }
 
-    /// The tests in llama-bench's order: parameter combinations outermost, then the pp, tg and
-    /// pg tests of each.
+    /// The tests in llama-bench's order.
     pub fn cases(&self) -> Vec<TestCase> {
-        let mut cases = Vec::new();
-        for &n_batch in &self.batch {
-            for &n_ubatch in &self.ubatch {
-                for &type_k in &self.type_k {
-                    for &type_v in &self.type_v {
-                        for &n_threads in &self.threads {
-                            for &n_depth in &self.n_depth {
-                                let base = TestCase {
-                                    n_prompt: 0,
-                                    n_gen: 0,
-                                    n_depth,
-                                    n_batch,
-                                    n_ubatch,
-                                    type_k,
-                                    type_v,
-                                    n_threads,
-                                };
-                                let tests =
-                                    self.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0));
-                                let tests = tests
-                                    .chain(self.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g)));
-                                let tests = tests
-                                    .chain(self.pg.iter().copied().filter(|&(p, g)| p + g > 0));
-                                cases.extend(tests.map(|(n_prompt, n_gen)| TestCase {
-                                    n_prompt,
-                                    n_gen,
-                                    ..base
-                                }));
-                            }
-                        }
-                    }
-                }
-            }
+        TestGrid {
+            n_prompt: self.n_prompt.clone(),
+            n_gen: self.n_gen.clone(),
+            pg: self.pg.clone(),
+            n_depth: self.n_depth.clone(),
+            n_batch: self.batch.clone(),
+            n_ubatch: self.ubatch.clone(),
+            type_k: self.type_k.clone(),
+            type_v: self.type_v.clone(),
+            n_threads: self.threads.clone(),
         }
-        cases
+        .cases()
     }
 }
 

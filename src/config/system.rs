@@ -112,6 +112,10 @@ pub struct TierSpec {
     /// Transfer unit of one access (page, KV block, chunk).
     #[serde(default)]
     pub io_size: Option<Bytes>,
+    /// Multiplies every read and write latency (a what-if knob: sweeping it scales a whole
+    /// distribution, tail included, where sweeping one parameter of it could not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_scale: Option<f64>,
     /// Flash endurance, for lifetime at the simulated write rate.
     #[serde(default)]
     pub endurance: Option<EnduranceSpec>,

@@ -151,6 +151,14 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
                 }
             }
         }
+        if let Some(k) = t.latency_scale
+            && !positive(k)
+        {
+            return bad(
+                f("latency_scale"),
+                format!("is {k}; expected a positive factor such as 2.5"),
+            );
+        }
         if let Some(e) = &t.endurance
             && !(e.pe_cycles > 0.0 && e.waf >= 1.0)
         {

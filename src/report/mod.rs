@@ -22,7 +22,7 @@ pub use self::csv::CsvExporter;
 pub use self::json::JsonExporter;
 pub use self::jsonl::JsonlExporter;
 pub use self::md::{MdColumns, MdExporter};
-pub use self::record::{BenchRecord, TierUsage};
+pub use self::record::{BenchRecord, TierUsage, test_name};
 
 /// Writes a run's results in one format, record by record.
 ///

@@ -5,6 +5,7 @@ use crate::config::system::{SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::model::traffic::ModelTraffic;
 use crate::tier::device::{Device, DeviceParams};
+use crate::tier::latency::LatencyDist;
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec};
 
 /// Home tiers of one layer's weights, as indices into the system's tiers.
@@ -115,11 +116,20 @@ impl Machine {
             .iter()
             .enumerate()
             .map(|(i, t)| {
+                let scale = t.latency_scale.unwrap_or(1.0);
+                let latency = |l: &Option<LatencyDist>| {
+                    let l = l.as_ref().expect("validated: device tiers have latencies");
+                    if scale == 1.0 {
+                        l.clone()
+                    } else {
+                        l.scaled(scale)
+                    }
+                };
                 (i > 0).then(|| DeviceParams {
                     read_bw: t.read_bw,
                     write_bw: t.write_bw,
-                    read_latency: t.read_latency.clone().expect("validated"),
-                    write_latency: t.write_latency.clone().expect("validated"),
+                    read_latency: latency(&t.read_latency),
+                    write_latency: latency(&t.write_latency),
                     parallel_units: t.parallel_units.expect("validated"),
                     queue_depth: t.queue_depth.expect("validated"),
                     io_size: t.io_size.expect("validated"),

@@ -1,0 +1,77 @@
+//! `tiersim sweep`: run a sweep spec (or the embedded default) in parallel, or merge shards.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::sweep::{self, Prepared, RunOptions, Shard, output, summary};
+
+/// Validated options of `tiersim sweep`.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// The spec file; the embedded default when `None`.
+    pub spec: Option<PathBuf>,
+    /// How to run it.
+    pub run: RunOptions,
+    /// Whether to write SVG plots.
+    pub plots: bool,
+}
+
+impl SweepOptions {
+    /// Validates raw flags.
+    pub fn from_args(a: &crate::cli::SweepArgs) -> Result<Self, Error> {
+        let threads = match a.threads {
+            Some(0) => return Err(Error::usage("--threads", "is 0; expected at least 1")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let shard = match &a.shard {
+            Some(s) => Shard::parse(s)?,
+            None => Shard::ALL,
+        };
+        Ok(Self {
+            spec: a.spec.clone(),
+            run: RunOptions {
+                threads,
+                out: a.out.clone(),
+                resume: a.resume,
+                shard,
+                progress: !a.no_progress,
+            },
+            plots: !a.no_plots && shard.count == 1,
+        })
+    }
+}
+
+/// Runs the sweep and prints its summary.
+pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
+    let prepared = Prepared::load(o.spec.as_deref())?;
+    let report = sweep::run(&prepared, &o.run)?;
+    let text = summary::summarise(&report.csv, prepared.spec.vary.len())?;
+    let mut lines = format!(
+        "sweep {}: {} points simulated, {} resumed, {:.1} s on {} threads\n{text}",
+        prepared.spec.name, report.simulated, report.resumed, report.seconds, o.run.threads
+    );
+    if o.plots {
+        for p in crate::sweep::plots::write_sweep_plots(&prepared, &report.csv, &o.run.out)? {
+            lines.push_str(&format!("plot: {}\n", p.display()));
+        }
+    }
+    out.write_all(lines.as_bytes()).map_err(Error::Output)
+}
+
+/// Merges shard CSVs into one file.
+pub fn merge(
+    inputs: &[PathBuf],
+    target: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let rows = output::merge(inputs, target)?;
+    writeln!(
+        out,
+        "merged {} shards, {rows} rows -> {}",
+        inputs.len(),
+        target.display()
+    )
+    .map_err(Error::Output)
+}

@@ -1,0 +1,520 @@
+//! Axis ranges, tick placement and tick labels with SI-prefixed units.
+//!
+//! Everything here works in *plot space*: `log10(v)` on a log axis, `v` itself on a linear one,
+//! so that plotters only ever sees a linear coordinate and the tick values we chose.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+
+use super::{Unit, auto_log, text_width};
+
+/// Gap, in pixels, that must separate two neighbouring tick labels along the x axis.
+const X_LABEL_GAP: f64 = 18.0;
+/// Minimum distance between two y tick labels: a 12 px label plus room to breathe.
+const Y_LABEL_PITCH: f64 = 34.0;
+
+/// One axis resolved for drawing: its range, ticks and labels, all in plot space.
+#[derive(Debug, Clone)]
+pub(super) struct AxisSpec {
+    pub log: bool,
+    pub lo: f64,
+    pub hi: f64,
+    /// Labelled ticks (plot space) and their labels.
+    pub ticks: Vec<(f64, String)>,
+    /// Unlabelled grid lines (plot space), lighter than the labelled ones.
+    pub minor: Vec<f64>,
+}
+
+impl AxisSpec {
+    /// Resolves an axis from its data values. `horizontal` tells which spacing rule applies to
+    /// the labels (widths side by side, or heights stacked); `len_px` is the axis length.
+    pub fn new(
+        values: &[f64],
+        log: Option<bool>,
+        unit: &Unit,
+        horizontal: bool,
+        len_px: f64,
+        pad: bool,
+    ) -> Self {
+        let log = log.unwrap_or_else(|| auto_log(values));
+        let finite: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && (!log || *v > 0.0))
+            .collect();
+        if log {
+            log_axis(&finite, unit, horizontal, len_px, pad)
+        } else {
+            linear_axis(&finite, unit, horizontal, len_px, pad)
+        }
+    }
+
+    /// Maps a data value to plot space; `None` when it cannot be drawn on this axis.
+    pub fn to_plot(&self, v: f64) -> Option<f64> {
+        if !v.is_finite() {
+            return None;
+        }
+        if self.log {
+            (v > 0.0).then(|| v.log10())
+        } else {
+            Some(v)
+        }
+    }
+
+    /// Where `p` (plot space) falls along the axis, 0 at `lo` and 1 at `hi`.
+    pub fn frac(&self, p: f64) -> f64 {
+        (p - self.lo) / (self.hi - self.lo)
+    }
+
+    /// The label of the tick at plot position `p`, for plotters' label formatter.
+    pub fn label_at(&self, p: f64) -> String {
+        self.ticks
+            .iter()
+            .find(|(t, _)| (t - p).abs() <= 1e-9 * (1.0 + t.abs()))
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// The widest tick label, in pixels at `font_px`.
+    pub fn max_label_width(&self, font_px: f64) -> f64 {
+        self.ticks
+            .iter()
+            .map(|(_, l)| text_width(l, font_px))
+            .fold(0.0, f64::max)
+    }
+
+    /// The coordinate plotters draws on: linear over plot space, with exactly our ticks.
+    pub fn coord(&self) -> TickCoord {
+        TickCoord {
+            lo: self.lo,
+            hi: self.hi,
+            major: self.ticks.iter().map(|(t, _)| *t).collect(),
+            minor: self.minor.clone(),
+        }
+    }
+}
+
+/// A plotters 1-D coordinate whose key points are the ticks we chose, so that plotters' own
+/// tick search (which knows nothing of 1-2-5 log ticks or of label widths) never runs.
+pub(super) struct TickCoord {
+    lo: f64,
+    hi: f64,
+    major: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl Ranged for TickCoord {
+    type ValueType = f64;
+    type FormatOption = NoDefaultFormatting;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let t = (v - self.lo) / (self.hi - self.lo);
+        (f64::from(limit.0) + t * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        let mut points = self.major.clone();
+        if hint.weight().allow_light_points() {
+            points.extend(&self.minor);
+        }
+        points
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl ValueFormatter<f64> for TickCoord {
+    fn format_ext(&self, value: &f64) -> String {
+        format!("{value}")
+    }
+}
+
+/// Linear axis: the data span padded by 4 %, anchored at zero when the data are non-negative
+/// and reach down near it (so that ratios between curves read true), with 1-2-5 ticks as dense
+/// as the labels allow.
+fn linear_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: bool) -> AxisSpec {
+    let (mut lo, mut hi) = min_max(values).unwrap_or((0.0, 1.0));
+    if lo == hi {
+        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        lo -= pad;
+        hi += pad;
+    } else if pad {
+        let pad = (hi - lo) * 0.04;
+        let zero_anchored = lo >= 0.0 && lo <= 0.25 * hi;
+        lo = if zero_anchored { 0.0 } else { lo - pad };
+        hi += pad;
+    }
+    let mut best: Option<Vec<(f64, String)>> = None;
+    // Coarsest first would always fit; go from dense to coarse and keep the first that fits.
+    for target in (2..=12).rev() {
+        let ticks = linear_ticks(lo, hi, target);
+        let labelled: Vec<(f64, String)> = ticks
+            .iter()
+            .map(|&t| (t, format_value(unit, t)))
+            .collect();
+        if fits(&labelled, lo, hi, horizontal, len_px) {
+            best = Some(labelled);
+            break;
+        }
+        best = Some(labelled);
+    }
+    AxisSpec {
+        log: false,
+        lo,
+        hi,
+        ticks: best.unwrap_or_default(),
+        minor: Vec::new(),
+    }
+}
+
+/// Nice linear ticks: a step of 1, 2 or 5 × 10^k giving at most about `target` ticks.
+pub(super) fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    let span = hi - lo;
+    if !span.is_finite() || span <= 0.0 {
+        return vec![lo];
+    }
+    let raw = span / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    // Multiplying an integer by the step (rather than accumulating) keeps 0.1 + 0.2 errors out.
+    (first..=last)
+        .map(|i| {
+            let v = i as f64 * step;
+            if v.abs() < step * 1e-9 { 0.0 } else { v }
+        })
+        .collect()
+}
+
+/// Log axis: the data span padded by 3 % of its decades, with the densest tick family whose
+/// labels fit: 1-2-5 per decade, then every decade, then every n-th decade.
+fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: bool) -> AxisSpec {
+    let (vmin, vmax) = min_max(values).unwrap_or((1.0, 10.0));
+    let (mut lo, mut hi) = (vmin.log10(), vmax.log10());
+    if hi - lo < 1e-9 {
+        lo -= 0.301_029_995_663_981_2;
+        hi += 0.301_029_995_663_981_2;
+    } else if pad {
+        let pad = (hi - lo) * 0.03;
+        lo -= pad;
+        hi += pad;
+    }
+    let candidates = if matches!(unit, Unit::Bytes) {
+        pow2_candidates(lo, hi)
+    } else {
+        decade_candidates(lo, hi)
+    };
+    for (major, minor) in &candidates {
+        let labelled: Vec<(f64, String)> = major
+            .iter()
+            .map(|&t| (t, format_value(unit, 10f64.powf(t))))
+            .collect();
+        if labelled.len() >= 2 && fits(&labelled, lo, hi, horizontal, len_px) {
+            return AxisSpec {
+                log: true,
+                lo,
+                hi,
+                ticks: labelled,
+                minor: minor.clone(),
+            };
+        }
+    }
+    // Less than a decade with no two 1..9 ticks inside: place nice linear values instead.
+    let mut target = 8;
+    loop {
+        let ticks: Vec<(f64, String)> = linear_ticks(10f64.powf(lo), 10f64.powf(hi), target)
+            .into_iter()
+            .filter(|v| *v > 0.0)
+            .map(|v| (v.log10(), format_value(unit, v)))
+            .collect();
+        if target <= 2 || fits(&ticks, lo, hi, horizontal, len_px) {
+            return AxisSpec {
+                log: true,
+                lo,
+                hi,
+                ticks,
+                minor: Vec::new(),
+            };
+        }
+        target -= 1;
+    }
+}
+
+type TickFamily = (Vec<f64>, Vec<f64>);
+
+/// Tick families for a decimal log axis, densest first, each with its minor grid.
+fn decade_candidates(lo: f64, hi: f64) -> Vec<TickFamily> {
+    let d0 = lo.floor() as i32;
+    let d1 = hi.ceil() as i32;
+    let within = |v: f64| v >= lo - 1e-9 && v <= hi + 1e-9;
+    let at = |mantissas: &[f64]| -> Vec<f64> {
+        (d0..=d1)
+            .flat_map(|d| mantissas.iter().map(move |m| f64::from(d) + m.log10()))
+            .filter(|v| within(*v))
+            .collect()
+    };
+    let all = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let mut out = vec![
+        (at(&all), Vec::new()),
+        (at(&[1.0, 2.0, 5.0]), at(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0])),
+        (at(&[1.0]), at(&[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])),
+    ];
+    for every in 2..=6 {
+        let major: Vec<f64> = (d0..=d1)
+            .filter(|d| d.rem_euclid(every) == 0)
+            .map(f64::from)
+            .filter(|v| within(*v))
+            .collect();
+        let minor: Vec<f64> = (d0..=d1)
+            .filter(|d| d.rem_euclid(every) != 0)
+            .map(f64::from)
+            .filter(|v| within(*v))
+            .collect();
+        out.push((major, minor));
+    }
+    out
+}
+
+/// Tick families for a byte-size log axis: powers of two, which format as IEC sizes.
+fn pow2_candidates(lo: f64, hi: f64) -> Vec<TickFamily> {
+    let l2 = std::f64::consts::LOG10_2;
+    let e0 = (lo / l2).floor() as i32;
+    let e1 = (hi / l2).ceil() as i32;
+    let within = |v: f64| v >= lo - 1e-9 && v <= hi + 1e-9;
+    (1..=20)
+        .map(|every| {
+            let pick = |keep: bool| -> Vec<f64> {
+                (e0..=e1)
+                    .filter(|e| (e.rem_euclid(every) == 0) == keep)
+                    .map(|e| f64::from(e) * l2)
+                    .filter(|v| within(*v))
+                    .collect()
+            };
+            (pick(true), if every <= 4 { pick(false) } else { Vec::new() })
+        })
+        .collect()
+}
+
+/// Whether neighbouring labels keep clear of each other along an axis of `len_px` pixels.
+fn fits(ticks: &[(f64, String)], lo: f64, hi: f64, horizontal: bool, len_px: f64) -> bool {
+    let px = |t: f64| (t - lo) / (hi - lo) * len_px;
+    ticks.windows(2).all(|w| {
+        let gap = (px(w[1].0) - px(w[0].0)).abs();
+        if horizontal {
+            let need = (text_width(&w[0].1, super::TICK_PX) + text_width(&w[1].1, super::TICK_PX))
+                / 2.0
+                + X_LABEL_GAP;
+            gap >= need
+        } else {
+            gap >= Y_LABEL_PITCH
+        }
+    })
+}
+
+fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+    let mut it = values.iter().copied().filter(|v| v.is_finite());
+    let first = it.next()?;
+    Some(it.fold((first, first), |(a, b), v| (a.min(v), b.max(v))))
+}
+
+/// Decimal SI prefixes from pico to exa, with their scale.
+const SI: [(f64, &str); 11] = [
+    (1e-12, "p"),
+    (1e-9, "n"),
+    (1e-6, "u"),
+    (1e-3, "m"),
+    (1.0, ""),
+    (1e3, "k"),
+    (1e6, "M"),
+    (1e9, "G"),
+    (1e12, "T"),
+    (1e15, "P"),
+    (1e18, "E"),
+];
+
+/// A tick label for `v` in `unit`: `800GB/s`, `1.6TB/s`, `4us`, `4KiB`, `90%`, `1.2k`.
+pub fn format_value(unit: &Unit, v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return match unit {
+            Unit::Percent => "0%".into(),
+            _ => "0".into(),
+        };
+    }
+    match unit {
+        Unit::BytesPerSec => si(v, "B/s", 0),
+        Unit::Seconds => si(v, "s", -4),
+        Unit::Bytes => iec(v).unwrap_or_else(|| si(v, "B", 0)),
+        Unit::TokensPerSec | Unit::Count => si(v, "", 0),
+        Unit::Percent => format!("{}%", trim(v)),
+        Unit::Ratio | Unit::Custom(_) => plain(v),
+    }
+}
+
+/// `v` with the SI prefix that puts its mantissa in [1, 1000); prefixes below `min_prefix`
+/// (index offset from the unit prefix, e.g. −4 = pico) are not used.
+fn si(v: f64, suffix: &str, min_prefix: i32) -> String {
+    let base = 4; // index of the unit prefix in SI
+    let lowest = (base + min_prefix).max(0) as usize;
+    let exp3 = ((v.abs().log10() + 1e-9) / 3.0).floor() as i32;
+    let mut idx = (base + exp3).clamp(lowest as i32, SI.len() as i32 - 1) as usize;
+    loop {
+        let (scale, prefix) = SI[idx];
+        let text = trim(v / scale);
+        // 999.9996 rounds to "1000": step up to "1k" instead.
+        let rounded_up = text.trim_start_matches('-').starts_with("1000");
+        if rounded_up && idx + 1 < SI.len() {
+            idx += 1;
+            continue;
+        }
+        return format!("{text}{prefix}{suffix}");
+    }
+}
+
+/// An IEC size (`4KiB`, `1.5GiB`) when `v` is a whole number of KiB at least, else `None`.
+fn iec(v: f64) -> Option<String> {
+    const IEC: [(f64, &str); 5] = [
+        (1024.0, "KiB"),
+        (1048576.0, "MiB"),
+        (1073741824.0, "GiB"),
+        (1099511627776.0, "TiB"),
+        (1125899906842624.0, "PiB"),
+    ];
+    if v.fract() != 0.0 || v.abs() < 1024.0 {
+        return None;
+    }
+    let (scale, name) = IEC
+        .iter()
+        .rev()
+        .find(|(s, _)| v.abs() >= *s && (v / s * 4.0).fract() == 0.0)?;
+    Some(format!("{}{name}", trim(v / scale)))
+}
+
+/// At most three decimals, trailing zeros dropped: `1.6`, `0.25`, `100`.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// A plain number, switching to `1e-5` style outside [0.001, 1e6).
+fn plain(v: f64) -> String {
+    let a = v.abs();
+    if (1e-3..1e6).contains(&a) {
+        trim(v)
+    } else {
+        let s = format!("{v:.2e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        format!("{m}e{e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(a: &AxisSpec) -> Vec<&str> {
+        a.ticks.iter().map(|(_, l)| l.as_str()).collect()
+    }
+
+    #[test]
+    fn log_bandwidth_axis_has_decade_labels() {
+        let a = AxisSpec::new(&[1e9, 2e12], None, &Unit::BytesPerSec, true, 680.0, true);
+        assert!(a.log);
+        let l = labels(&a);
+        for want in ["1GB/s", "10GB/s", "100GB/s", "1TB/s"] {
+            assert!(l.contains(&want), "{want} missing from {l:?}");
+        }
+    }
+
+    #[test]
+    fn log_axis_uses_1_2_5_when_there_is_room() {
+        let a = AxisSpec::new(&[1e9, 2e12], Some(true), &Unit::BytesPerSec, false, 1400.0, true);
+        let l = labels(&a);
+        assert!(l.contains(&"2GB/s") && l.contains(&"500GB/s"), "{l:?}");
+    }
+
+    #[test]
+    fn linear_ticks_step_by_1_2_5() {
+        for (lo, hi, target) in [(0.0, 71.3, 6), (0.13, 0.97, 5), (-3.0, 1234.0, 8), (2e9, 9e11, 6)]
+        {
+            let t = linear_ticks(lo, hi, target);
+            assert!(t.len() >= 2, "{t:?}");
+            let step = t[1] - t[0];
+            let mant = step / 10f64.powf(step.log10().floor());
+            assert!(
+                [1.0, 2.0, 5.0].iter().any(|m| (mant - m).abs() < 1e-9),
+                "step {step} in {t:?}"
+            );
+            assert!(t.len() <= target + 1);
+            assert!(t.iter().all(|v| *v >= lo - 1e-9 && *v <= hi + 1e-9));
+            // Every tick is a whole multiple of the step.
+            assert!(t.iter().all(|v| ((v / step) - (v / step).round()).abs() < 1e-9));
+        }
+        assert_eq!(linear_ticks(0.0, 1.0, 5).len(), 6);
+    }
+
+    #[test]
+    fn unit_labels() {
+        assert_eq!(format_value(&Unit::BytesPerSec, 8e11), "800GB/s");
+        assert_eq!(format_value(&Unit::BytesPerSec, 1.6e12), "1.6TB/s");
+        assert_eq!(format_value(&Unit::BytesPerSec, 1e12), "1TB/s");
+        assert_eq!(format_value(&Unit::Seconds, 4e-6), "4us");
+        assert_eq!(format_value(&Unit::Seconds, 1e-3), "1ms");
+        assert_eq!(format_value(&Unit::Seconds, 2.5), "2.5s");
+        assert_eq!(format_value(&Unit::Seconds, 1e-10), "100ps");
+        assert_eq!(format_value(&Unit::Bytes, 4096.0), "4KiB");
+        assert_eq!(format_value(&Unit::Bytes, 4000.0), "4kB");
+        assert_eq!(format_value(&Unit::Bytes, 1.5 * 1073741824.0), "1.5GiB");
+        assert_eq!(format_value(&Unit::Percent, 90.0), "90%");
+        assert_eq!(format_value(&Unit::TokensPerSec, 1200.0), "1.2k");
+        assert_eq!(format_value(&Unit::TokensPerSec, 71.25), "71.25");
+        assert_eq!(format_value(&Unit::Count, 64.0), "64");
+        assert_eq!(format_value(&Unit::Ratio, 0.5), "0.5");
+        assert_eq!(format_value(&Unit::Ratio, 1e-5), "1e-5");
+        assert_eq!(format_value(&Unit::BytesPerSec, 999_999_999.9), "1GB/s");
+        assert_eq!(format_value(&Unit::BytesPerSec, 0.0), "0");
+    }
+
+    #[test]
+    fn bytes_log_axis_ticks_are_powers_of_two() {
+        let a = AxisSpec::new(&[4096.0, 64.0 * 1048576.0], None, &Unit::Bytes, true, 680.0, true);
+        assert!(a.log);
+        assert!(labels(&a).iter().all(|l| l.ends_with("iB")), "{:?}", labels(&a));
+    }
+
+    #[test]
+    fn degenerate_axes_still_have_ticks() {
+        for (vals, log) in [
+            (vec![], None),
+            (vec![f64::NAN], None),
+            (vec![5.0], None),
+            (vec![0.0], None),
+            (vec![3e9], Some(true)),
+            (vec![300.0, 800.0], Some(true)),
+        ] {
+            let a = AxisSpec::new(&vals, log, &Unit::BytesPerSec, true, 600.0, true);
+            assert!(a.hi > a.lo, "{vals:?}");
+            assert!(!a.ticks.is_empty(), "{vals:?}");
+        }
+    }
+}

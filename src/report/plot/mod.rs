@@ -1,0 +1,568 @@
+//! SVG charts of simulated results: tokens/s against a tier parameter, decode ceilings
+//! (formula against simulation), requirement curves, and iso-degradation contours.
+//!
+//! The module is data-level: it takes numbers, units and labels and returns an SVG document as a
+//! `String`; it knows nothing of sweeps or files.
+//!
+//! # Why plotters, and how it is used without fonts
+//!
+//! Drawing goes through the [`plotters`] crate with only its SVG backend and line series
+//! (`default-features = false`). Without its `ttf`/`ab_glyph` features plotters measures text
+//! with a built-in estimate (0.7 em per character) instead of a font file, so nothing here links
+//! fontconfig or freetype or reads a font; the SVG carries plain `<text>` with
+//! `font-family="sans-serif"` and the viewer's font draws it. Plotters gives the coordinate
+//! mapping, the grid, ticks and tick labels, and the SVG primitives. What it does not do, this
+//! module adds:
+//!
+//! - tick choice: plotters' own log ticks are powers of the base only and its linear ticks do not
+//!   look at label widths, so each axis hands plotters a custom coordinate
+//!   ([`axis`]'s `TickCoord`) whose key points are the 1-2-5 ticks that fit, labelled with
+//!   SI-prefixed units (`100GB/s`, `4us`);
+//! - log axes: data are mapped to `log10` before they reach plotters, so one linear coordinate
+//!   type serves both scales;
+//! - layout: title, subtitle, axis titles and the legend are placed here, with the legend put in
+//!   the corner that covers the fewest data (or outside the plot when none is free);
+//! - contours: plotters has none; [`marching_squares`] traces them.
+//!
+//! Output is deterministic: plotters writes integer pixel coordinates and fixed attribute order,
+//! and nothing here reads a clock or draws a random id.
+
+mod axis;
+mod contour;
+mod line;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub use self::axis::format_value;
+pub use self::contour::{contour_svg, marching_squares};
+pub use self::line::line_svg;
+
+use self::axis::{AxisSpec, TickCoord};
+
+/// One curve of a [`LineChart`]: a label for the legend and its points in data units.
+///
+/// Points with a NaN or infinite coordinate (or a non-positive one on a log axis) are skipped,
+/// and the line is broken there rather than drawn across the gap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend text; a lone series with an empty label gets no legend.
+    pub label: String,
+    /// `(x, y)` in the axes' units, in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A series from a label and its points.
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.into(),
+            points,
+        }
+    }
+}
+
+/// The physical unit of an axis: it picks the tick-label spelling and the unit in the axis title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes per second, decimal SI: `800GB/s`, `1.6TB/s`.
+    BytesPerSec,
+    /// Bytes: IEC (`4KiB`) for whole multiples of 1 KiB, decimal SI (`4kB`) otherwise; log axes
+    /// tick at powers of two.
+    Bytes,
+    /// Seconds, decimal SI: `4us`, `1ms`.
+    Seconds,
+    /// Tokens per second: plain below 1000, then `1.2k`, `3M`.
+    TokensPerSec,
+    /// Values already in percent: `90` is written `90%`.
+    Percent,
+    /// A dimensionless count (queue depth, batch): plain, `1.2k` above 1000.
+    Count,
+    /// A dimensionless ratio: plain numbers.
+    Ratio,
+    /// Any other unit: plain numbers, and this text in the axis title.
+    Custom(String),
+}
+
+impl Unit {
+    /// The unit as written in an axis title, or `None` for dimensionless axes.
+    pub fn symbol(&self) -> Option<&str> {
+        match self {
+            Unit::BytesPerSec => Some("B/s"),
+            Unit::Bytes => Some("B"),
+            Unit::Seconds => Some("s"),
+            Unit::TokensPerSec => Some("tokens/s"),
+            Unit::Percent => Some("%"),
+            Unit::Count | Unit::Ratio => None,
+            Unit::Custom(s) if s.is_empty() => None,
+            Unit::Custom(s) => Some(s),
+        }
+    }
+}
+
+/// An axis: what it measures, in which unit, and whether it is logarithmic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// What the axis measures, without the unit: `HBF read bandwidth`.
+    pub label: String,
+    /// The unit, appended to the title and used to spell tick labels.
+    pub unit: Unit,
+    /// `Some(true)` forces a log scale, `Some(false)` a linear one, `None` lets [`auto_log`]
+    /// decide from the data.
+    pub log: Option<bool>,
+}
+
+impl Axis {
+    /// An axis whose scale is chosen from the data.
+    pub fn new(label: impl Into<String>, unit: Unit) -> Self {
+        Axis {
+            label: label.into(),
+            unit,
+            log: None,
+        }
+    }
+
+    /// The axis title with its unit: `HBF read bandwidth (B/s)`.
+    pub fn title(&self) -> String {
+        match self.unit.symbol() {
+            Some(u) => format!("{} ({u})", self.label),
+            None => self.label.clone(),
+        }
+    }
+}
+
+/// A chart of curves `y(x)`, with optional horizontal reference lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineChart {
+    /// The headline above the plot.
+    pub title: String,
+    /// A second, smaller line: model, system, seed.
+    pub subtitle: Option<String>,
+    /// The horizontal axis.
+    pub x: Axis,
+    /// The vertical axis.
+    pub y: Axis,
+    /// The curves, each with its own colour and marker, in legend order.
+    pub series: Vec<Series>,
+    /// Horizontal dashed lines with their labels, e.g. `("all-HBM baseline", 71.2)`, in y units.
+    pub references: Vec<(String, f64)>,
+}
+
+/// Iso-lines of a field `z(x, y)` sampled on a rectilinear grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContourChart {
+    /// The headline above the plot.
+    pub title: String,
+    /// A second, smaller line: model, system, seed.
+    pub subtitle: Option<String>,
+    /// The horizontal axis (for `xs`).
+    pub x: Axis,
+    /// The vertical axis (for `ys`).
+    pub y: Axis,
+    /// Grid abscissas; need not be sorted. Non-finite ones drop their column.
+    pub xs: Vec<f64>,
+    /// Grid ordinates; need not be sorted. Non-finite ones drop their row.
+    pub ys: Vec<f64>,
+    /// `z[iy][ix]` at `(xs[ix], ys[iy])`; NaN marks a missing sample, and cells touching one
+    /// draw no line.
+    pub z: Vec<Vec<f64>>,
+    /// The z values to draw iso-lines at.
+    pub levels: Vec<f64>,
+    /// What z measures, shown over the level legend: `tg degradation %`. A `%` in it makes
+    /// level labels read `5%`.
+    pub z_label: String,
+}
+
+/// Whether values call for a log scale: at least two decades between the smallest and the
+/// largest finite value, and every finite value positive.
+pub fn auto_log(values: &[f64]) -> bool {
+    let mut finite = values.iter().copied().filter(|v| v.is_finite());
+    let Some(first) = finite.next() else {
+        return false;
+    };
+    let (mut lo, mut hi) = (first, first);
+    for v in finite {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    lo > 0.0 && hi / lo >= 100.0 * (1.0 - 1e-12)
+}
+
+/// Chart size in pixels.
+const WIDTH: u32 = 800;
+const HEIGHT: u32 = 500;
+
+/// Font sizes in px. Plotters' SVG backend writes `size / 1.24`, so the sizes handed to it are
+/// scaled by 1.24; these values divide back exactly, keeping `font-size` attributes clean.
+const TITLE_PX: f64 = 17.0;
+const SUBTITLE_PX: f64 = 12.0;
+const AXIS_TITLE_PX: f64 = 14.0;
+const TICK_PX: f64 = 12.0;
+const LEGEND_PX: f64 = 12.0;
+const NOTE_PX: f64 = 11.0;
+
+const TEXT: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
+const GRID_MAJOR: RGBColor = RGBColor(0xD9, 0xD9, 0xD9);
+const GRID_MINOR: RGBColor = RGBColor(0xF0, 0xF0, 0xF0);
+const FRAME: RGBColor = RGBColor(0x88, 0x88, 0x88);
+
+/// The Okabe–Ito palette, distinguishable under the common colour-vision deficiencies, ordered
+/// so that the first few series contrast most; its yellow is left out as too faint on white.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0x00, 0x72, 0xB2), // blue
+    RGBColor(0xD5, 0x5E, 0x00), // vermillion
+    RGBColor(0x00, 0x9E, 0x73), // bluish green
+    RGBColor(0xCC, 0x79, 0xA7), // reddish purple
+    RGBColor(0xE6, 0x9F, 0x00), // orange
+    RGBColor(0x56, 0xB4, 0xE9), // sky blue
+    RGBColor(0x00, 0x00, 0x00), // black
+];
+
+/// Estimated width of `s` in pixels at `px`, in a typical sans-serif (DejaVu Sans, Arial).
+///
+/// There is no font to measure, so layout leans on per-character classes, erring wide: a label
+/// given too much room looks fine, one given too little overlaps its neighbour.
+fn text_width(s: &str, px: f64) -> f64 {
+    let em: f64 = s
+        .chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' => 0.3,
+            ' ' | 'f' | 't' | 'r' | '(' | ')' | '[' | ']' | '/' | '-' => 0.4,
+            'm' | 'w' | 'M' | 'W' | '%' => 0.9,
+            'A'..='Z' => 0.7,
+            _ => 0.62,
+        })
+        .sum();
+    em * px
+}
+
+/// A font for plotters at `px` pixels (see [`TITLE_PX`] for the 1.24 factor).
+fn font(px: f64) -> FontDesc<'static> {
+    ("sans-serif", px * 1.24).into_font()
+}
+
+type Root<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Writes `s` at pixel `(x, y)` on the root area, anchored by `pos`.
+fn put_text(root: &Root, s: &str, at: (i32, i32), style: TextStyle) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    root.draw(&Text::new(s.to_string(), at, style))
+        .map_err(|e| e.to_string())
+}
+
+fn anchored(font: FontDesc<'static>, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    font.color(&color).pos(Pos::new(h, v))
+}
+
+/// A pixel rectangle `[x0, x1) × [y0, y1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rect {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+
+    fn contains(&self, p: (f64, f64)) -> bool {
+        p.0 >= self.x0 && p.0 <= self.x1 && p.1 >= self.y0 && p.1 <= self.y1
+    }
+}
+
+/// Where the plot sits in the image and how its axes are ticked.
+struct Frame {
+    x: AxisSpec,
+    y: AxisSpec,
+    /// Plot area in pixels.
+    plot: Rect,
+}
+
+/// Lays out the title block, axis titles and tick labels around a plot area; `right_extra`
+/// reserves room on the right (for an outside legend).
+fn layout(
+    subtitle: bool,
+    x: (&Axis, &[f64]),
+    y: (&Axis, &[f64]),
+    pad: bool,
+    right_extra: f64,
+) -> Frame {
+    let top = 16.0 + TITLE_PX + if subtitle { 8.0 + SUBTITLE_PX } else { 0.0 } + 18.0;
+    let bottom = HEIGHT as f64 - (12.0 + AXIS_TITLE_PX + 10.0 + TICK_PX + 10.0);
+    let y_spec = AxisSpec::new(y.1, y.0.log, &y.0.unit, false, bottom - top, pad);
+    let left = 14.0 + AXIS_TITLE_PX + 12.0 + y_spec.max_label_width(TICK_PX) + 10.0;
+    // The last x label is centred on the right edge at worst: keep half a label of room.
+    let right = WIDTH as f64 - 28.0 - right_extra;
+    let x_spec = AxisSpec::new(x.1, x.0.log, &x.0.unit, true, right - left, pad);
+    Frame {
+        x: x_spec,
+        y: y_spec,
+        plot: Rect {
+            x0: left.round(),
+            y0: top.round(),
+            x1: right.round(),
+            y1: bottom.round(),
+        },
+    }
+}
+
+impl Frame {
+    /// Pixel position of a plot-space point.
+    fn px(&self, p: (f64, f64)) -> (f64, f64) {
+        (
+            self.plot.x0 + self.x.frac(p.0) * (self.plot.x1 - self.plot.x0),
+            self.plot.y1 - self.y.frac(p.1) * (self.plot.y1 - self.plot.y0),
+        )
+    }
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<TickCoord, TickCoord>>;
+
+/// Draws the background, title block, axis titles, grid, ticks and tick labels, and returns the
+/// chart to draw data on.
+fn draw_frame<'a, 'b>(
+    root: &'a Root<'b>,
+    f: &Frame,
+    title: &str,
+    subtitle: Option<&str>,
+    x: &Axis,
+    y: &Axis,
+) -> Result<Chart<'a, 'b>, String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let cx = ((f.plot.x0 + f.plot.x1) / 2.0).round() as i32;
+    let cy = ((f.plot.y0 + f.plot.y1) / 2.0).round() as i32;
+    let bold = font(TITLE_PX).style(FontStyle::Bold);
+    put_text(
+        root,
+        title,
+        (cx, 16),
+        anchored(bold, TEXT, HPos::Center, VPos::Top),
+    )?;
+    if let Some(sub) = subtitle {
+        let at = (cx, (16.0 + TITLE_PX + 8.0) as i32);
+        let style = anchored(font(SUBTITLE_PX), MUTED, HPos::Center, VPos::Top);
+        put_text(root, sub, at, style)?;
+    }
+    let xt = anchored(font(AXIS_TITLE_PX), TEXT, HPos::Center, VPos::Bottom);
+    put_text(root, &x.title(), (cx, HEIGHT as i32 - 12), xt)?;
+    let yt = anchored(font(AXIS_TITLE_PX), TEXT, HPos::Center, VPos::Top)
+        .transform(FontTransform::Rotate270);
+    put_text(root, &y.title(), (14, cy), yt)?;
+
+    // Plotters places the plot from margins plus label areas; these sum to `f.plot` exactly.
+    let margin_left = 14 + AXIS_TITLE_PX as u32 + 6;
+    let x_label_area = TICK_PX as u32 + 14;
+    let mut chart = ChartBuilder::on(root)
+        .margin_top(f.plot.y0 as u32)
+        .margin_right(WIDTH - f.plot.x1 as u32)
+        .margin_left(margin_left)
+        .margin_bottom(HEIGHT - f.plot.y1 as u32 - x_label_area)
+        .x_label_area_size(x_label_area)
+        .y_label_area_size(f.plot.x0 as u32 - margin_left)
+        .build_cartesian_2d(f.x.coord(), f.y.coord())
+        .map_err(err)?;
+    let (xs, ys) = (&f.x, &f.y);
+    let xfmt = |v: &f64| xs.label_at(*v);
+    let yfmt = |v: &f64| ys.label_at(*v);
+    chart
+        .configure_mesh()
+        .x_labels(1000)
+        .y_labels(1000)
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&yfmt)
+        .label_style(font(TICK_PX).color(&TEXT))
+        .bold_line_style(GRID_MAJOR.stroke_width(1))
+        .light_line_style(GRID_MINOR.stroke_width(1))
+        .axis_style(FRAME.stroke_width(1))
+        .set_all_tick_mark_size(4)
+        .draw()
+        .map_err(err)?;
+    // Close the frame on the top and right, which plotters leaves open.
+    let (x0, x1, y0, y1) = (
+        f.plot.x0 as i32,
+        f.plot.x1 as i32 - 1,
+        f.plot.y0 as i32,
+        f.plot.y1 as i32 - 1,
+    );
+    root.draw(&PathElement::new(
+        vec![(x0, y0), (x1, y0), (x1, y1)],
+        FRAME.stroke_width(1),
+    ))
+    .map_err(err)?;
+    Ok(chart)
+}
+
+/// Renders through plotters into a string, turning a drawing failure (which an in-memory SVG
+/// backend has no cause for) into a minimal SVG carrying the message, so callers get a document
+/// either way.
+fn render(draw: impl FnOnce(&Root) -> Result<(), String>) -> String {
+    let mut out = String::new();
+    let result = {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root).and_then(|()| root.present().map_err(|e| e.to_string()))
+    };
+    match result {
+        Ok(()) => {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out
+        }
+        Err(msg) => {
+            let msg = msg
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            format!(
+                "<svg width=\"{WIDTH}\" height=\"{HEIGHT}\" xmlns=\"http://www.w3.org/2000/svg\">\
+                 <text x=\"20\" y=\"40\" font-family=\"sans-serif\">plot failed: {msg}</text></svg>\n"
+            )
+        }
+    }
+}
+
+/// A centred grey note in the plot area, for charts with nothing to draw.
+fn no_data_note(root: &Root, f: &Frame, what: &str) -> Result<(), String> {
+    let at = (
+        ((f.plot.x0 + f.plot.x1) / 2.0) as i32,
+        ((f.plot.y0 + f.plot.y1) / 2.0) as i32,
+    );
+    put_text(
+        root,
+        what,
+        at,
+        anchored(font(AXIS_TITLE_PX), MUTED, HPos::Center, VPos::Center),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small XML well-formedness check: every tag closes in order, attributes are quoted, and
+    /// text holds no bare `<` or `&`.
+    pub(super) fn assert_well_formed(svg: &str) {
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg.trim_start();
+        if let Some(decl) = rest.strip_prefix("<?xml") {
+            rest = &decl[decl.find("?>").expect("unterminated declaration") + 2..];
+        }
+        let mut roots = 0;
+        while !rest.is_empty() {
+            let lt = rest.find('<').unwrap_or(rest.len());
+            let text = &rest[..lt];
+            check_text(text);
+            assert!(
+                !stack.is_empty() || text.trim().is_empty(),
+                "text outside the root: {text:?}"
+            );
+            rest = &rest[lt..];
+            if rest.is_empty() {
+                break;
+            }
+            let gt = rest.find('>').expect("unterminated tag");
+            let tag = &rest[1..gt];
+            rest = &rest[gt + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                let open = stack.pop().expect("close without open");
+                assert_eq!(open, name.trim(), "mismatched close tag");
+            } else {
+                let self_closing = tag.ends_with('/');
+                let body = tag.trim_end_matches('/');
+                let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
+                assert!(
+                    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '-'),
+                    "bad tag name in <{tag}>"
+                );
+                check_attributes(&body[name.len()..]);
+                if stack.is_empty() {
+                    roots += 1;
+                }
+                if !self_closing {
+                    stack.push(name);
+                }
+            }
+        }
+        assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+        assert_eq!(roots, 1, "exactly one root element");
+    }
+
+    fn check_text(text: &str) {
+        let mut s = text;
+        while let Some(i) = s.find('&') {
+            let semi = s[i..].find(';').expect("bare & in text");
+            let entity = &s[i + 1..i + semi];
+            assert!(
+                ["amp", "lt", "gt", "quot", "apos"].contains(&entity) || entity.starts_with('#'),
+                "unknown entity &{entity};"
+            );
+            s = &s[i + semi..];
+        }
+    }
+
+    fn check_attributes(mut s: &str) {
+        loop {
+            s = s.trim_start();
+            if s.is_empty() {
+                return;
+            }
+            let eq = s.find('=').expect("attribute without value");
+            let name = s[..eq].trim();
+            assert!(
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '-' || c == ':'),
+                "bad attribute name {name:?}"
+            );
+            let v = s[eq + 1..].trim_start();
+            let q = v.chars().next().expect("missing attribute value");
+            assert!(q == '"' || q == '\'', "unquoted attribute {name}");
+            let end = v[1..].find(q).expect("unterminated attribute value");
+            let value = &v[1..1 + end];
+            assert!(!value.contains('<'), "< in attribute {name}");
+            check_text(value);
+            s = &v[end + 2..];
+        }
+    }
+
+    #[test]
+    fn auto_log_needs_two_decades_of_positive_values() {
+        assert!(auto_log(&[1e9, 1e11]));
+        assert!(auto_log(&[1e9, f64::NAN, 5e11]));
+        assert!(!auto_log(&[1e9, 9e10]));
+        assert!(!auto_log(&[0.0, 1e3]));
+        assert!(!auto_log(&[-1.0, 1e3]));
+        assert!(!auto_log(&[]));
+        assert!(!auto_log(&[f64::NAN, f64::INFINITY]));
+    }
+
+    #[test]
+    fn axis_titles_carry_units() {
+        let a = Axis::new("HBF read bandwidth", Unit::BytesPerSec);
+        assert_eq!(a.title(), "HBF read bandwidth (B/s)");
+        assert_eq!(Axis::new("queue depth", Unit::Count).title(), "queue depth");
+        let c = Axis::new("energy", Unit::Custom("pJ/bit".into()));
+        assert_eq!(c.title(), "energy (pJ/bit)");
+    }
+
+    #[test]
+    fn well_formedness_check_rejects_broken_xml() {
+        let broken = ["<svg><g></svg>", "<svg>a & b</svg>", "<svg a=b/>", "<svg/><svg/>"];
+        for b in broken {
+            assert!(
+                std::panic::catch_unwind(|| assert_well_formed(b)).is_err(),
+                "{b} accepted"
+            );
+        }
+        assert_well_formed("<svg a=\"1\"><g><text>x &amp; y</text></g><line/></svg>\n");
+    }
+}

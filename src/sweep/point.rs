@@ -1,0 +1,317 @@
+//! One sweep point: its configuration resolved, its tests simulated, its CSV rows formatted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::config::error::ConfigError;
+use crate::config::load::{self, Loaded, Override};
+use crate::config::system::SystemSpec;
+use crate::model::spec::ModelSpec;
+use crate::rng;
+use crate::scenario::{self, TestCase, TestGrid, TestOutcome, mean_sd, percentile};
+use crate::sim::kv::KvLayout;
+use crate::sim::machine::Machine;
+use crate::sweep::spec::{Baseline, Point, SweepSpec, map_overrides, value_override, value_text};
+
+/// A point's model and system, loaded with the sweep's and the point's overrides.
+pub struct Resolved {
+    /// The model.
+    pub model: Loaded<ModelSpec>,
+    /// The system.
+    pub system: Loaded<SystemSpec>,
+}
+
+/// Loads the configuration of `point`.
+pub fn resolve(
+    spec: &SweepSpec,
+    fixed: &[Override],
+    point: &Point,
+) -> Result<Resolved, ConfigError> {
+    let mut model = spec.model.clone();
+    let mut system = spec.system.clone();
+    let mut sets = fixed.to_vec();
+    for (axis, value) in &point.values {
+        match spec.vary[*axis].param.as_str() {
+            "model" => model = value_text(value),
+            "system" => system = value_text(value),
+            path => sets.push(value_override(path, value)?),
+        }
+    }
+    let with_point = |e: ConfigError| match e {
+        ConfigError::Override { text, message } => ConfigError::Override {
+            text,
+            message: format!("{message} (sweep point {})", point.id),
+        },
+        other => other,
+    };
+    Ok(Resolved {
+        model: load::model(Some(&model), &sets).map_err(with_point)?,
+        system: load::system(Some(&system), &sets).map_err(with_point)?,
+    })
+}
+
+/// The baseline system of a point: its own configuration with every weight and the whole KV
+/// cache in the first tier (or the spec's baseline overrides); `None` without a baseline.
+pub fn baseline_system(spec: &SweepSpec, r: &Resolved) -> Result<Option<SystemSpec>, ConfigError> {
+    match &spec.baseline {
+        Baseline::None => Ok(None),
+        Baseline::Fastest => {
+            let mut s = r.system.spec.clone();
+            let first = s.tiers[0].name.clone();
+            s.placement.weights.default = first.clone();
+            s.placement.weights.rules.clear();
+            s.placement.kv.tiers = vec![first];
+            s.placement.kv.budget = None;
+            Ok(Some(s))
+        }
+        Baseline::Set(map) => {
+            let mut doc = serde_yaml::to_value(&r.system.spec).expect("a spec serialises");
+            for o in map_overrides(map)? {
+                let (_, path) = o.target();
+                o.apply(&mut doc, path)?;
+            }
+            let s: SystemSpec = load::parse(
+                &serde_yaml::to_string(&doc).expect("serialises"),
+                "baseline",
+            )?;
+            crate::config::validate::system(&s, "baseline")?;
+            Ok(Some(s))
+        }
+    }
+}
+
+/// Baseline rates shared by the points that have the same baseline configuration.
+///
+/// A baseline's seed derives from its configuration, not from the point that first needs it,
+/// so the cache gives the same numbers whichever thread fills it.
+#[derive(Default)]
+pub struct BaselineCache {
+    entries: Mutex<HashMap<String, Arc<OnceLock<Result<Vec<f64>, String>>>>>,
+}
+
+impl BaselineCache {
+    /// Mean rate of each test on the baseline `system`, computed once per configuration.
+    pub fn rates(
+        &self,
+        model: &ModelSpec,
+        system: &SystemSpec,
+        cases: &[TestCase],
+        repeats: u32,
+        seed: u64,
+    ) -> Result<Vec<f64>, ConfigError> {
+        let key = serde_json::to_string(&(model, system)).expect("specs serialise");
+        let cell = {
+            let mut map = self
+                .entries
+                .lock()
+                .expect("no thread panics while holding the lock");
+            Arc::clone(map.entry(key.clone()).or_default())
+        };
+        let result = cell.get_or_init(|| {
+            let m = Machine::new(model, system).map_err(|e| e.to_string())?;
+            let seed = fnv1a(key.as_bytes()) ^ seed;
+            cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let out = scenario::run_test(&m, c, repeats, seed, i as u32)
+                        .map_err(|e| e.to_string())?;
+                    Ok(rate_stats(c, &out).0)
+                })
+                .collect()
+        });
+        result.clone().map_err(|message| ConfigError::Parse {
+            origin: format!("the baseline of {} (everything in its first tier)", system.name),
+            message: format!("{message}; give the sweep a `baseline: {{set: ...}}` that fits, or `baseline: none`"),
+        })
+    }
+}
+
+/// 64-bit FNV-1a: a stable hash (std's hasher is randomly keyed per process).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Mean and standard deviation of a test's per-repetition rates.
+pub fn rate_stats(c: &TestCase, out: &TestOutcome) -> (f64, f64) {
+    let tokens = f64::from(c.n_prompt + c.n_gen);
+    let ts: Vec<f64> = out
+        .samples
+        .iter()
+        .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
+        .collect();
+    mean_sd(&ts)
+}
+
+/// The CSV header for a sweep with `axes` and up to `tiers` tiers per system.
+pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
+    let mut h = vec!["point".to_owned()];
+    h.extend(spec.vary.iter().map(|a| a.param.clone()));
+    for c in [
+        "test",
+        "n_prompt",
+        "n_gen",
+        "n_depth",
+        "n_ubatch",
+        "type_k",
+        "type_v",
+        "ts",
+        "ts_sd",
+        "baseline_ts",
+        "degradation_pct",
+        "ttft_ms",
+        "tpot_p50_ms",
+        "tpot_p99_ms",
+    ] {
+        h.push(c.to_owned());
+    }
+    for t in 0..tiers {
+        for c in [
+            "",
+            "_bytes_read",
+            "_bytes_written",
+            "_read_gbps",
+            "_utilisation",
+            "_stall_share",
+        ] {
+            h.push(format!("tier{t}{c}"));
+        }
+    }
+    h
+}
+
+/// Simulates every test of a point and formats its rows.
+pub fn run_point(
+    spec: &SweepSpec,
+    fixed: &[Override],
+    cases: &[TestCase],
+    tiers: usize,
+    baselines: &BaselineCache,
+    point: &Point,
+) -> Result<Vec<Vec<String>>, ConfigError> {
+    let r = resolve(spec, fixed, point)?;
+    let m = Machine::new(&r.model.spec, &r.system.spec)?;
+    let base = match baseline_system(spec, &r)? {
+        Some(b) => Some(baselines.rates(&r.model.spec, &b, cases, spec.repeats, spec.seed)?),
+        None => None,
+    };
+    let seed = rand::Rng::next_u64(&mut rng::stream(spec.seed, point.id));
+    let mut rows = Vec::with_capacity(cases.len());
+    for (i, c) in cases.iter().enumerate() {
+        let out = scenario::run_test(&m, c, spec.repeats, seed, i as u32)?;
+        let (ts, sd) = rate_stats(c, &out);
+        let wall = mean_sd(&out.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0;
+        let mut row = vec![point.id.to_string()];
+        for a in 0..spec.vary.len() {
+            row.push(
+                point
+                    .values
+                    .iter()
+                    .find(|(i, _)| *i == a)
+                    .map_or_else(String::new, |(_, v)| value_text(v)),
+            );
+        }
+        let (b, deg) = match &base {
+            Some(b) => (num(b[i]), num(100.0 * (1.0 - ts / b[i]))),
+            None => (String::new(), String::new()),
+        };
+        row.extend([
+            c.name(),
+            c.n_prompt.to_string(),
+            c.n_gen.to_string(),
+            c.n_depth.to_string(),
+            c.n_ubatch.to_string(),
+            c.type_k.name().to_owned(),
+            c.type_v.name().to_owned(),
+            num(ts),
+            num(sd),
+            b,
+            deg,
+            num(mean_sd(&out.ttft.iter().map(|s| s.as_ms()).collect::<Vec<_>>()).0),
+            num(percentile(&out.tpot, 0.5).as_ms()),
+            num(percentile(&out.tpot, 0.99).as_ms()),
+        ]);
+        for t in 0..tiers {
+            match (m.system.tiers.get(t), out.tiers.get(t)) {
+                (Some(spec_t), Some(f)) => row.extend([
+                    spec_t.name.clone(),
+                    num(f.bytes_read.0.round()),
+                    num(f.bytes_written.0.round()),
+                    num(if wall > 0.0 {
+                        f.bytes_read.0 / wall / 1e9
+                    } else {
+                        0.0
+                    }),
+                    num(if wall > 0.0 {
+                        (f.busy.0 / wall).min(1.0)
+                    } else {
+                        0.0
+                    }),
+                    num(if wall > 0.0 { f.stall.0 / wall } else { 0.0 }),
+                ]),
+                _ => row.extend(std::iter::repeat_n(String::new(), 6)),
+            }
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Checks that a point can run (loads, places, fits every test) without simulating it.
+pub fn check_point(
+    spec: &SweepSpec,
+    fixed: &[Override],
+    cases: &[TestCase],
+    point: &Point,
+) -> Result<usize, ConfigError> {
+    let r = resolve(spec, fixed, point)?;
+    let m = Machine::new(&r.model.spec, &r.system.spec)?;
+    for c in cases {
+        KvLayout::new(&m, c.type_k, c.type_v, c.max_ctx())?;
+    }
+    if let Some(b) = baseline_system(spec, &r)? {
+        let bm = Machine::new(&r.model.spec, &b).map_err(|e| baseline_error(&b, e))?;
+        for c in cases {
+            KvLayout::new(&bm, c.type_k, c.type_v, c.max_ctx())
+                .map_err(|e| baseline_error(&b, e))?;
+        }
+    }
+    Ok(m.system.tiers.len())
+}
+
+fn baseline_error(b: &SystemSpec, e: ConfigError) -> ConfigError {
+    ConfigError::Parse {
+        origin: format!("the baseline of {} (everything in its first tier)", b.name),
+        message: format!(
+            "{e}; give the sweep a `baseline: {{set: ...}}` that fits, or `baseline: none`"
+        ),
+    }
+}
+
+/// A number as the CSV writes it: shortest round-trip digits, so re-runs are byte-identical.
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
+}
+
+/// The tests of a sweep, in llama-bench's order.
+pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
+    let t = &spec.tests;
+    TestGrid {
+        n_prompt: t.n_prompt.clone(),
+        n_gen: t.n_gen.clone(),
+        pg: t.pg.clone(),
+        n_depth: t.n_depth.clone(),
+        n_batch: t.n_batch.clone(),
+        n_ubatch: t.n_ubatch.clone(),
+        type_k: t.type_k.clone(),
+        type_v: t.type_v.clone(),
+        n_threads: vec![1],
+    }
+    .cases()
+}

@@ -1,0 +1,119 @@
+//! The one-screen summary of a sweep, read back from its CSV so that resumed and merged runs
+//! summarise the same way.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::Error;
+
+/// Figures of one test across a sweep.
+#[derive(Debug, Clone, PartialEq)]
+struct TestSummary {
+    points: u64,
+    min_ts: f64,
+    max_ts: f64,
+    baseline_ts: Option<f64>,
+    worst: Option<(f64, String)>,
+}
+
+/// Reads a sweep CSV and writes a short summary: per test, the range of rates, the baseline
+/// and the worst degradation with the parameters where it happens.
+pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
+    let mut r = csv::Reader::from_path(csv_path).map_err(|e| {
+        Error::Output(std::io::Error::other(format!(
+            "{}: {e}",
+            csv_path.display()
+        )))
+    })?;
+    let header = r
+        .headers()
+        .map_err(|e| Error::Output(std::io::Error::other(e.to_string())))?
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(test), Some(ts), Some(base), Some(deg)) = (
+        col("test"),
+        col("ts"),
+        col("baseline_ts"),
+        col("degradation_pct"),
+    ) else {
+        return Err(Error::usage(
+            "summary",
+            format!("{} is not a sweep CSV", csv_path.display()),
+        ));
+    };
+    let axes: Vec<String> = header
+        .iter()
+        .skip(1)
+        .take(n_axes)
+        .map(str::to_owned)
+        .collect();
+    let mut tests: BTreeMap<String, TestSummary> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut points = std::collections::BTreeSet::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| Error::Output(std::io::Error::other(e.to_string())))?;
+        points.insert(rec.get(0).unwrap_or_default().to_owned());
+        let name = rec.get(test).unwrap_or_default().to_owned();
+        let v: f64 = rec.get(ts).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN);
+        let b: Option<f64> = rec.get(base).and_then(|x| x.parse().ok());
+        let d: Option<f64> = rec.get(deg).and_then(|x| x.parse().ok());
+        if !tests.contains_key(&name) {
+            order.push(name.clone());
+        }
+        let s = tests.entry(name).or_insert(TestSummary {
+            points: 0,
+            min_ts: f64::INFINITY,
+            max_ts: f64::NEG_INFINITY,
+            baseline_ts: None,
+            worst: None,
+        });
+        s.points += 1;
+        s.min_ts = s.min_ts.min(v);
+        s.max_ts = s.max_ts.max(v);
+        if let Some(b) = b {
+            s.baseline_ts = Some(s.baseline_ts.map_or(b, |x: f64| x.max(b)));
+        }
+        if let Some(d) = d
+            && s.worst.as_ref().is_none_or(|(w, _)| d > *w)
+        {
+            let at: Vec<String> = axes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| {
+                    rec.get(1 + i)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| format!("{a}={v}"))
+                })
+                .collect();
+            s.worst = Some((d, at.join(", ")));
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} points, {} tests per point -> {}",
+        points.len(),
+        order.len(),
+        csv_path.display()
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>12} {:>12} {:>12}  worst degradation",
+        "test", "min t/s", "max t/s", "baseline"
+    );
+    for name in &order {
+        let s = &tests[name];
+        let base = s.baseline_ts.map_or("-".to_owned(), |b| format!("{b:.2}"));
+        let worst = s
+            .worst
+            .as_ref()
+            .map_or("-".to_owned(), |(d, at)| format!("{d:.1} % at {at}"));
+        let _ = writeln!(
+            out,
+            "{name:<22} {:>12.2} {:>12.2} {base:>12}  {worst}",
+            s.min_ts, s.max_ts
+        );
+    }
+    Ok(out)
+}
