@@ -23,7 +23,7 @@ pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
             return bad(field, "is 0; expected a positive integer");
         }
     }
-    if m.n_heads % m.n_kv_heads != 0 {
+    if !m.n_heads.is_multiple_of(m.n_kv_heads) {
         return bad(
             "n_kv_heads",
             &format!("({}) must divide n_heads ({})", m.n_kv_heads, m.n_heads),

@@ -975,7 +975,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1007,7 +1007,7 @@ fn pattern_of_flags(flags: &[MetaValue]) -> Option<u32> {
     (1..=n).find(|&p| {
         swa.iter()
             .enumerate()
-            .all(|(i, &w)| w == ((i as u32 + 1) % p != 0))
+            .all(|(i, &w)| w != (i as u32 + 1).is_multiple_of(p))
     })
 }
 

@@ -260,6 +260,6 @@ fn override_type(spec: &ModelSpec, t: BlockTensor, layer: u32) -> Option<QuantTy
 fn is_global(spec: &ModelSpec, layer: u32) -> bool {
     match &spec.sliding_window {
         None => true,
-        Some(w) => w.pattern > 0 && (layer + 1) % w.pattern == 0,
+        Some(w) => w.pattern > 0 && (layer + 1).is_multiple_of(w.pattern),
     }
 }

@@ -110,6 +110,21 @@ impl BenchRecord {
     }
 }
 
+/// llama-bench's test name: `pp512`, `tg128`, `pp512+tg128`, with ` @ d4096` appended when the
+/// KV cache was pre-filled. A test with neither prompt nor generation falls to the combined
+/// form, as in llama-bench.
+pub fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
+    let mut name = match (n_prompt, n_gen) {
+        (p, 0) if p > 0 => format!("pp{p}"),
+        (0, g) if g > 0 => format!("tg{g}"),
+        (p, g) => format!("pp{p}+tg{g}"),
+    };
+    if n_depth > 0 {
+        let _ = write!(name, " @ d{n_depth}");
+    }
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use crate::report::testutil::sample_records;
@@ -130,19 +145,4 @@ mod tests {
         assert_eq!(name(0, 8, 4096), "tg8 @ d4096");
         assert_eq!(name(0, 0, 0), "pp0+tg0");
     }
-}
-
-/// llama-bench's test name: `pp512`, `tg128`, `pp512+tg128`, with ` @ d4096` appended when the
-/// KV cache was pre-filled. A test with neither prompt nor generation falls to the combined
-/// form, as in llama-bench.
-pub fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
-    let mut name = match (n_prompt, n_gen) {
-        (p, 0) if p > 0 => format!("pp{p}"),
-        (0, g) if g > 0 => format!("tg{g}"),
-        (p, g) => format!("pp{p}+tg{g}"),
-    };
-    if n_depth > 0 {
-        let _ = write!(name, " @ d{n_depth}");
-    }
-    name
 }
