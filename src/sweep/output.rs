@@ -85,13 +85,16 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     ))
 }
 
+/// Rows of finished points by point id.
+type PointRows = BTreeMap<u64, Vec<Vec<String>>>;
+
 /// Writes a sweep's rows in point order as points finish, journalling early finishers.
 pub struct CsvSink {
     path: PathBuf,
     csv: BufWriter<File>,
     journal: BufWriter<File>,
     /// Points finished out of order, waiting for their turn.
-    early: BTreeMap<u64, Vec<Vec<String>>>,
+    early: PointRows,
     next: u64,
     step: u64,
     end: u64,
@@ -279,13 +282,13 @@ fn read_points(
     path: &Path,
     header: &[String],
     per_point: usize,
-) -> Result<(BTreeMap<u64, Vec<Vec<String>>>, u64), Error> {
+) -> Result<(PointRows, u64), Error> {
     let f = File::open(path).map_err(|e| io_err(path, e))?;
     let mut r = BufReader::new(f);
     let mut line = String::new();
     let mut offset = 0u64;
     let mut good = 0u64;
-    let mut points: BTreeMap<u64, Vec<Vec<String>>> = BTreeMap::new();
+    let mut points = PointRows::new();
     let mut current: Option<(u64, Vec<Vec<String>>)> = None;
     let mut first = true;
     loop {

@@ -80,13 +80,16 @@ pub fn baseline_system(spec: &SweepSpec, r: &Resolved) -> Result<Option<SystemSp
     }
 }
 
+/// A baseline's rates per test, or why it failed, computed by the first point that needs it.
+type BaselineCell = OnceLock<Result<Vec<f64>, String>>;
+
 /// Baseline rates shared by the points that have the same baseline configuration.
 ///
 /// A baseline's seed derives from its configuration, not from the point that first needs it,
 /// so the cache gives the same numbers whichever thread fills it.
 #[derive(Default)]
 pub struct BaselineCache {
-    entries: Mutex<HashMap<String, Arc<OnceLock<Result<Vec<f64>, String>>>>>,
+    entries: Mutex<HashMap<String, Arc<BaselineCell>>>,
 }
 
 impl BaselineCache {

@@ -1041,7 +1041,6 @@ mod tests {
     #[test]
     fn malformed_documents_are_explained() {
         let cases = [
-            ("[1, 2]", "not a JSON object"),
             (r#"{"fio version": "fio-3.33"}"#, "no `jobs` list"),
             (r#"{"jobs": {}}"#, "`jobs` is not a list"),
             (
@@ -1092,6 +1091,11 @@ mod tests {
             assert!(msg.contains(want), "{text}: `{msg}` lacks `{want}`");
             assert!(msg.starts_with("malformed fio results: "), "{msg}");
         }
+        // A document that is not an object has no line opening one.
+        assert!(matches!(
+            err("[1, 2]", None, FioOp::Read),
+            FioError::Json { .. }
+        ));
         // An empty table (every entry fio 2.x padding) is no table.
         let e = err(
             r#"{"jobs": [{"jobname": "j", "read": {"clat_ns": {"percentile": {"0.00": 0}}}}]}"#,
