@@ -12,6 +12,7 @@ mod json;
 mod jsonl;
 mod md;
 pub mod numfmt;
+pub mod plot;
 mod record;
 
 use std::fmt;
