@@ -576,3 +576,136 @@ fn coarse_granularity_tracks_fine_on_random_latencies() {
         assert_relative_eq!(coarse, fine, max_relative = 0.03);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sweeps
+
+const SMALL_SWEEP: &str = "name: small
+model: smollm2-135m-instruct-q4_1
+system: h100-hbf
+tests: {n_prompt: [64], n_gen: [8], n_depth: [2048]}
+repeats: 2
+seed: 7
+set: {placement.kv.budget: 0B}
+grid: true
+vary:
+  - {param: tiers.hbf.read_bw, range: {from: 20GB/s, to: 1.6TB/s, steps: 4, scale: log}}
+  - {param: tiers.hbf.latency_scale, values: [1, 10]}
+  - {param: tiers.hbf.queue_depth, values: [4, 512]}
+";
+
+fn sweep_to(dir: &std::path::Path, extra: &[&str]) -> String {
+    let spec = dir.join("small.yaml");
+    std::fs::write(&spec, SMALL_SWEEP).unwrap();
+    let mut args = vec![
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--no-plots",
+    ];
+    args.extend_from_slice(extra);
+    stdout(&args)
+}
+
+#[test]
+fn sweeps_are_byte_identical_across_threads_shards_and_resume() {
+    let one = scratch("sweep-1");
+    sweep_to(&one, &["--threads", "1"]);
+    let reference = std::fs::read(one.join("small.csv")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&reference).lines().count(),
+        1 + 16 * 2
+    );
+
+    let two = scratch("sweep-2");
+    sweep_to(&two, &["--threads", "2"]);
+    assert_eq!(std::fs::read(two.join("small.csv")).unwrap(), reference);
+
+    let shards = scratch("sweep-shards");
+    for i in 0..3 {
+        sweep_to(&shards, &["--shard", &format!("{i}/3")]);
+    }
+    let merged = shards.join("merged.csv");
+    let inputs: Vec<String> = (0..3)
+        .map(|i| {
+            shards
+                .join(format!("small.shard-{i}-of-3.csv"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["sweep", "merge"];
+    args.extend(inputs.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    stdout(&args);
+    assert_eq!(std::fs::read(&merged).unwrap(), reference);
+
+    // An interrupted run: the CSV stops inside point 5 and point 9 finished early (journal).
+    let cut = scratch("sweep-resume");
+    sweep_to(&cut, &[]);
+    let text = String::from_utf8(reference.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let partial = format!(
+        "{}\n{}",
+        lines[..1 + 5 * 2 + 1].join("\n"),
+        &lines[12][..10]
+    );
+    std::fs::write(cut.join("small.csv"), partial).unwrap();
+    let journal = format!("{}\n{}\n{}\n", lines[0], lines[1 + 9 * 2], lines[2 + 9 * 2]);
+    std::fs::write(cut.join("small.csv.pending"), journal).unwrap();
+    let out = sweep_to(&cut, &["--resume"]);
+    assert!(out.contains("resumed"), "{out}");
+    assert!(out.contains("10 points simulated, 6 resumed"), "{out}");
+    assert_eq!(std::fs::read(cut.join("small.csv")).unwrap(), reference);
+    assert!(!cut.join("small.csv.pending").exists());
+}
+
+#[test]
+fn bad_sweep_specs_fail_before_any_point_runs() {
+    let dir = scratch("sweep-bad");
+    let cases = [
+        (
+            SMALL_SWEEP.replace("tiers.hbf.queue_depth", "tiers.hbf.queue_depht"),
+            "queue_depht",
+        ),
+        (
+            SMALL_SWEEP.replace("values: [1, 10]", "values: [fast]"),
+            "latency_scale",
+        ),
+        (SMALL_SWEEP.replace("from: 20GB/s", "from: 20"), "units"),
+        (SMALL_SWEEP.replace("steps: 4", "steps: 0"), "steps"),
+        (
+            SMALL_SWEEP.replace("values: [4, 512]", "values: []"),
+            "empty",
+        ),
+        (
+            SMALL_SWEEP.replace("from: 20GB/s", "from: 0GB/s"),
+            "positive",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let spec = dir.join(format!("bad{i}.yaml"));
+        std::fs::write(&spec, text).unwrap();
+        let out_dir = dir.join(format!("out{i}"));
+        fails_with(
+            &[
+                "sweep",
+                spec.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &[needle],
+        );
+        assert!(
+            !out_dir.join("small.csv").exists(),
+            "case {i} wrote results"
+        );
+    }
+    let spec = dir.join("good.yaml");
+    std::fs::write(&spec, SMALL_SWEEP).unwrap();
+    fails_with(
+        &["sweep", spec.to_str().unwrap(), "--shard", "3/2"],
+        &["shard", "3/2"],
+    );
+}
