@@ -647,6 +647,82 @@ impl AddAssign for SimTime {
     }
 }
 
+/// A number as written in a spec or on a command line: a dimensional value of one of the unit
+/// types, or a plain number (integer or not), kept as the kind it was written in so that values
+/// derived from it (a range's steps, a bisection's midpoints) are written back the same way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quantity {
+    /// A rate (`800GB/s`).
+    Rate(BytesPerSec),
+    /// A size (`4KiB`).
+    Size(Bytes),
+    /// A time (`4us`).
+    Time(Seconds),
+    /// A FLOP rate (`989TFLOP/s`).
+    Flops(FlopsPerSec),
+    /// A plain number; `true` when written as an integer.
+    Plain(f64, bool),
+}
+
+impl Quantity {
+    /// Reads text with a unit, or a plain number.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        if let Ok(i) = t.parse::<i64>() {
+            return Some(Self::Plain(i as f64, true));
+        }
+        if let Ok(x) = t.parse::<f64>() {
+            return x.is_finite().then_some(Self::Plain(x, false));
+        }
+        BytesPerSec::parse(t)
+            .map(Self::Rate)
+            .or_else(|_| FlopsPerSec::parse(t).map(Self::Flops))
+            .or_else(|_| Bytes::parse(t).map(Self::Size))
+            .or_else(|_| Seconds::parse(t).map(Self::Time))
+            .ok()
+    }
+
+    /// The value in base units (bytes, seconds, bytes per second, FLOP/s).
+    pub fn get(self) -> f64 {
+        match self {
+            Self::Rate(x) => x.0,
+            Self::Size(x) => x.0,
+            Self::Time(x) => x.0,
+            Self::Flops(x) => x.0,
+            Self::Plain(x, _) => x,
+        }
+    }
+
+    /// Another value of the same kind, written as this one would be (`42.6GB/s`, `16`).
+    pub fn with(self, x: f64) -> Self {
+        match self {
+            Self::Rate(_) => Self::Rate(BytesPerSec(x)),
+            Self::Size(_) => Self::Size(Bytes(x)),
+            Self::Time(_) => Self::Time(Seconds(x)),
+            Self::Flops(_) => Self::Flops(FlopsPerSec(x)),
+            Self::Plain(_, int) => Self::Plain(if int { x.round() } else { x }, int),
+        }
+    }
+
+    /// Whether two quantities have the same unit.
+    pub fn same_kind(self, other: Self) -> bool {
+        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rate(x) => x.fmt(f),
+            Self::Size(x) => x.fmt(f),
+            Self::Time(x) => x.fmt(f),
+            Self::Flops(x) => x.fmt(f),
+            Self::Plain(x, true) => write!(f, "{}", *x as i64),
+            Self::Plain(x, false) => write!(f, "{x}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

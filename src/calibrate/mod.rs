@@ -1,4 +1,9 @@
 //! Calibration against real hardware: reading measured `llama-bench` results (and the
 //! predecessor harness's) into one row type that fitting and validation can use.
 
+pub mod error;
+pub mod fit;
+pub mod nelder_mead;
+pub mod points;
 pub mod readers;
+pub mod report;

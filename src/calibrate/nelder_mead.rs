@@ -46,9 +46,9 @@ pub struct Minimum {
 /// Minimises `f` from `x0`. A NaN value counts as +∞, so a function may refuse a point.
 pub fn minimize(mut f: impl FnMut(&[f64]) -> f64, x0: &[f64], opts: &Options) -> Minimum {
     let n = x0.len();
-    let mut evals = 0usize;
+    let evals = std::cell::Cell::new(0usize);
     let mut eval = |x: &[f64]| {
-        evals += 1;
+        evals.set(evals.get() + 1);
         let v = f(x);
         if v.is_nan() { f64::INFINITY } else { v }
     };
@@ -76,7 +76,7 @@ pub fn minimize(mut f: impl FnMut(&[f64]) -> f64, x0: &[f64], opts: &Options) ->
     let point = |c: &[f64], d: &[f64], t: f64| -> Vec<f64> {
         c.iter().zip(d).map(|(c, d)| c + t * (d - c)).collect()
     };
-    while evals < opts.max_evals {
+    while evals.get() < opts.max_evals {
         // A stable sort keeps ties in vertex order, which keeps runs reproducible.
         simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
         let best = simplex[0].1;
@@ -135,7 +135,7 @@ pub fn minimize(mut f: impl FnMut(&[f64]) -> f64, x0: &[f64], opts: &Options) ->
     Minimum {
         x,
         f,
-        evals,
+        evals: evals.get(),
         converged,
     }
 }
@@ -156,7 +156,10 @@ mod tests {
             },
         );
         assert!(m.converged);
-        assert!((m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] - 1.0).abs() < 1e-4, "{m:?}");
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] - 1.0).abs() < 1e-4,
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -112,7 +112,10 @@ impl Point {
         }
         for key in ["repack", "load_mode"] {
             if let Some(v) = self.row.extra.get(key) {
-                let default = matches!((key, v.as_str()), ("repack", "true") | ("load_mode", "auto"));
+                let default = matches!(
+                    (key, v.as_str()),
+                    ("repack", "true") | ("load_mode", "auto")
+                );
                 if !default {
                     s.push_str(&format!(" {key} {v}"));
                 }
@@ -514,14 +517,8 @@ fn assign_models(
         }
     }
     let traffic: Vec<ModelTraffic> = models.iter().map(ModelTraffic::new).collect();
-    let describe = |g: &RowModel| {
-        format!(
-            "`{}` ({}) in {}",
-            g.name,
-            g.identity.describe(),
-            g.origin
-        )
-    };
+    let describe =
+        |g: &RowModel| format!("`{}` ({}) in {}", g.name, g.identity.describe(), g.origin);
     let spec_size = |m: usize| {
         format!(
             "{} is {:.1} MB, {:.0} M parameters",
@@ -532,6 +529,7 @@ fn assign_models(
     };
     let mut assigned = vec![0usize; rows.len()];
     let mut unchecked = Vec::new();
+    let mut by_name = Vec::new();
     for g in &groups {
         let matching: Vec<usize> = (0..models.len())
             .filter(|&m| g.identity.matches(&traffic[m]) == Some(true))
@@ -584,6 +582,9 @@ fn assign_models(
                 )));
             }
         };
+        if let Identity::NamedParams(_) = g.identity {
+            by_name.push(format!("{} as {}", describe(g), models[model].name));
+        }
         for &i in &g.rows {
             assigned[i] = model;
         }
@@ -599,6 +600,12 @@ fn assign_models(
              size to match by)",
             list.join("; ")
         )));
+    }
+    if !by_name.is_empty() {
+        notes.push(format!(
+            "rows without a recorded size matched by the parameter count in their model name: {}",
+            by_name.join("; ")
+        ));
     }
     if !unchecked.is_empty() {
         notes.push(format!(
@@ -704,6 +711,10 @@ mod tests {
         // The p = 64 sweep points carry their pp64 and their tg rows out together.
         assert_eq!(s.points.len(), 12);
         assert_eq!(s.threads, Some(8));
-        assert!(s.notes.iter().any(|n| n.contains("no size")), "{:?}", s.notes);
+        assert!(
+            s.notes.iter().any(|n| n.contains("parameter count")),
+            "{:?}",
+            s.notes
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! rewriting them to clap's double-dash form before parsing.
 
 pub mod ceiling;
+pub mod latency;
+pub mod require;
 pub mod simulate;
 pub mod sweep;
 
@@ -32,11 +34,17 @@ pub enum Command {
     /// Run a sweep spec (default: the embedded headline sweep) in parallel into CSV, plots and
     /// a summary; `sweep merge` joins shard outputs.
     Sweep(SweepArgs),
+    /// The least (or most) value of a parameter that meets targets such as
+    /// `tg >= 0.9*baseline`, by bisection, over a grid of other parameters.
+    Require(RequireArgs),
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
     Ceiling(CeilingArgs),
     /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Latency distributions from measurements (`latency from-fio FILE.json`).
+    #[command(subcommand)]
+    Latency(latency::LatencyCommand),
     /// List the embedded model and system presets.
     Presets,
 }
@@ -171,6 +179,19 @@ pub enum SweepCommand {
     },
 }
 
+/// `tiersim require` flags.
+#[derive(Debug, Args)]
+pub struct RequireArgs {
+    /// The requirement spec (YAML); the embedded default when absent.
+    pub spec: Option<PathBuf>,
+    /// Output directory for the table (CSV) and curve (SVG).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
 /// `tiersim ceiling` flags: `kv_spill_sim.py`'s options and defaults (underscore spellings too).
 #[derive(Debug, Args)]
 pub struct CeilingArgs {
@@ -260,8 +281,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             }) => sweep::merge(inputs, target, out),
             None => sweep::run(&sweep::SweepOptions::from_args(&args)?, out),
         },
+        Command::Require(args) => {
+            let threads = match args.threads {
+                Some(0) => return Err(Error::usage("--threads", "is 0; expected at least 1")),
+                Some(n) => n,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            };
+            require::run(args.spec.as_deref(), &args.out, threads, out)
+        }
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
+        Command::Latency(cmd) => latency::run(&cmd, out),
         Command::Presets => list_presets(out).map_err(Error::Output),
     }
 }

@@ -57,7 +57,13 @@ pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
             lines.push_str(&format!("plot: {}\n", p.display()));
         }
     }
-    out.write_all(lines.as_bytes()).map_err(Error::Output)
+    out.write_all(lines.as_bytes()).map_err(Error::Output)?;
+    // The embedded default is the headline study: its requirement table comes with it.
+    if o.spec.is_none() && o.run.shard.count == 1 {
+        writeln!(out).map_err(Error::Output)?;
+        crate::cli::require::run(None, &o.run.out, o.run.threads, out)?;
+    }
+    Ok(())
 }
 
 /// Merges shard CSVs into one file.

@@ -7,6 +7,7 @@
 pub mod output;
 pub mod plots;
 pub mod point;
+pub mod require;
 pub mod spec;
 pub mod summary;
 

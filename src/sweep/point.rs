@@ -62,6 +62,10 @@ pub fn baseline_system(spec: &SweepSpec, r: &Resolved) -> Result<Option<SystemSp
             s.placement.weights.rules.clear();
             s.placement.kv.tiers = vec![first];
             s.placement.kv.budget = None;
+            // Nothing lives in the other tiers any more; dropping them lets points that differ
+            // only in those tiers share one baseline.
+            s.tiers.truncate(1);
+            s.evidence.clear();
             Ok(Some(s))
         }
         Baseline::Set(map) => {
@@ -185,6 +189,43 @@ pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
     h
 }
 
+/// A point's simulated tests and, when the sweep has one, its baseline rates.
+pub struct PointEval {
+    /// Tier names of the point's system, fastest first.
+    pub tier_names: Vec<String>,
+    /// Each test's outcome, in test order.
+    pub outcomes: Vec<TestOutcome>,
+    /// Baseline rate of each test.
+    pub baseline: Option<Vec<f64>>,
+}
+
+/// Simulates every test of a point (and its baseline, through the cache).
+pub fn evaluate(
+    spec: &SweepSpec,
+    fixed: &[Override],
+    cases: &[TestCase],
+    baselines: &BaselineCache,
+    point: &Point,
+) -> Result<PointEval, ConfigError> {
+    let r = resolve(spec, fixed, point)?;
+    let m = Machine::new(&r.model.spec, &r.system.spec)?;
+    let baseline = match baseline_system(spec, &r)? {
+        Some(b) => Some(baselines.rates(&r.model.spec, &b, cases, spec.repeats, spec.seed)?),
+        None => None,
+    };
+    let seed = rand::Rng::next_u64(&mut rng::stream(spec.seed, point.id));
+    let outcomes = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| scenario::run_test(&m, c, spec.repeats, seed, i as u32))
+        .collect::<Result<_, _>>()?;
+    Ok(PointEval {
+        tier_names: m.system.tiers.iter().map(|t| t.name.clone()).collect(),
+        outcomes,
+        baseline,
+    })
+}
+
 /// Simulates every test of a point and formats its rows.
 pub fn run_point(
     spec: &SweepSpec,
@@ -194,17 +235,11 @@ pub fn run_point(
     baselines: &BaselineCache,
     point: &Point,
 ) -> Result<Vec<Vec<String>>, ConfigError> {
-    let r = resolve(spec, fixed, point)?;
-    let m = Machine::new(&r.model.spec, &r.system.spec)?;
-    let base = match baseline_system(spec, &r)? {
-        Some(b) => Some(baselines.rates(&r.model.spec, &b, cases, spec.repeats, spec.seed)?),
-        None => None,
-    };
-    let seed = rand::Rng::next_u64(&mut rng::stream(spec.seed, point.id));
+    let eval = evaluate(spec, fixed, cases, baselines, point)?;
+    let base = &eval.baseline;
     let mut rows = Vec::with_capacity(cases.len());
-    for (i, c) in cases.iter().enumerate() {
-        let out = scenario::run_test(&m, c, spec.repeats, seed, i as u32)?;
-        let (ts, sd) = rate_stats(c, &out);
+    for (i, (c, out)) in cases.iter().zip(&eval.outcomes).enumerate() {
+        let (ts, sd) = rate_stats(c, out);
         let wall = mean_sd(&out.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0;
         let mut row = vec![point.id.to_string()];
         for a in 0..spec.vary.len() {
@@ -237,9 +272,9 @@ pub fn run_point(
             num(percentile(&out.tpot, 0.99).as_ms()),
         ]);
         for t in 0..tiers {
-            match (m.system.tiers.get(t), out.tiers.get(t)) {
-                (Some(spec_t), Some(f)) => row.extend([
-                    spec_t.name.clone(),
+            match (eval.tier_names.get(t), out.tiers.get(t)) {
+                (Some(name), Some(f)) => row.extend([
+                    name.clone(),
                     num(f.bytes_read.0.round()),
                     num(f.bytes_written.0.round()),
                     num(if wall > 0.0 {

@@ -9,7 +9,7 @@ use serde_yaml::Value;
 use crate::config::error::ConfigError;
 use crate::config::load::Override;
 use crate::model::quant::QuantType;
-use crate::units::{Bytes, BytesPerSec, FlopsPerSec, Seconds};
+use crate::units::Quantity;
 
 /// A sweep: model, system, llama-bench tests, parameters to vary, repeats, seed and baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,53 +295,22 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-/// A value with a unit, kept as the type it was written in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Quantity {
-    Rate(BytesPerSec),
-    Size(Bytes),
-    Time(Seconds),
-    Flops(FlopsPerSec),
-    Plain(f64, bool),
+/// A YAML value as a quantity: a number, or a string with a unit.
+pub fn quantity(v: &Value) -> Option<Quantity> {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(Quantity::Plain(n.as_f64()?, true)),
+        Value::Number(n) => Some(Quantity::Plain(n.as_f64()?, false)),
+        Value::String(s) => Quantity::parse(s),
+        _ => None,
+    }
 }
 
-impl Quantity {
-    fn parse(v: &Value) -> Option<Self> {
-        match v {
-            Value::Number(n) => Some(Self::Plain(n.as_f64()?, n.is_u64() || n.is_i64())),
-            Value::String(s) => BytesPerSec::parse(s)
-                .map(Self::Rate)
-                .or_else(|_| FlopsPerSec::parse(s).map(Self::Flops))
-                .or_else(|_| Bytes::parse(s).map(Self::Size))
-                .or_else(|_| Seconds::parse(s).map(Self::Time))
-                .ok(),
-            _ => None,
-        }
-    }
-
-    fn get(self) -> f64 {
-        match self {
-            Self::Rate(x) => x.0,
-            Self::Size(x) => x.0,
-            Self::Time(x) => x.0,
-            Self::Flops(x) => x.0,
-            Self::Plain(x, _) => x,
-        }
-    }
-
-    fn with(self, x: f64) -> Value {
-        match self {
-            Self::Rate(_) => Value::String(BytesPerSec(x).to_string()),
-            Self::Size(_) => Value::String(Bytes(x).to_string()),
-            Self::Time(_) => Value::String(Seconds(x).to_string()),
-            Self::Flops(_) => Value::String(FlopsPerSec(x).to_string()),
-            Self::Plain(_, true) => Value::Number((x.round() as i64).into()),
-            Self::Plain(_, false) => Value::Number(serde_yaml::Number::from(x)),
-        }
-    }
-
-    fn same_kind(self, other: Self) -> bool {
-        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+/// A quantity as the YAML value a spec would hold.
+pub fn quantity_value(q: Quantity) -> Value {
+    match q {
+        Quantity::Plain(x, true) => Value::Number((x as i64).into()),
+        Quantity::Plain(x, false) => Value::Number(serde_yaml::Number::from(x)),
+        other => Value::String(other.to_string()),
     }
 }
 
@@ -354,7 +323,7 @@ fn round_sig(x: f64, digits: i32) -> f64 {
 }
 
 fn expand_range(r: &Range) -> Result<Vec<Value>, String> {
-    let (Some(a), Some(b)) = (Quantity::parse(&r.from), Quantity::parse(&r.to)) else {
+    let (Some(a), Some(b)) = (quantity(&r.from), quantity(&r.to)) else {
         return Err("`from` and `to` must be numbers or values with units, e.g. 50GB/s".into());
     };
     if !a.same_kind(b) {
@@ -390,7 +359,7 @@ fn expand_range(r: &Range) -> Result<Vec<Value>, String> {
         } else {
             round_sig(x, 3)
         };
-        let v = a.with(x);
+        let v = quantity_value(a.with(x));
         // Integer ranges on a log scale can round two steps to one value.
         if out.last() != Some(&v) {
             out.push(v);

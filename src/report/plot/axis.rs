@@ -10,9 +10,13 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, Value
 use super::{Unit, auto_log, text_width};
 
 /// Gap, in pixels, that must separate two neighbouring tick labels along the x axis.
-const X_LABEL_GAP: f64 = 18.0;
-/// Minimum distance between two y tick labels: a 12 px label plus room to breathe.
-const Y_LABEL_PITCH: f64 = 34.0;
+const X_LABEL_GAP: f64 = 12.0;
+/// Minimum distance between two y tick labels on a linear axis: a 12 px label plus enough air
+/// that the grid stays sparse (at most about eight lines on a 400 px axis).
+const Y_LABEL_PITCH: f64 = 50.0;
+/// The same on a log axis, whose 1-2-5 ticks are unevenly spaced by nature: only legibility
+/// counts there (1→2 is the tightest step, and skipping 2 and 5 leaves one label per decade).
+const Y_LOG_LABEL_PITCH: f64 = 26.0;
 
 /// One axis resolved for drawing: its range, ticks and labels, all in plot space.
 #[derive(Debug, Clone)]
@@ -52,14 +56,7 @@ impl AxisSpec {
 
     /// Maps a data value to plot space; `None` when it cannot be drawn on this axis.
     pub fn to_plot(&self, v: f64) -> Option<f64> {
-        if !v.is_finite() {
-            return None;
-        }
-        if self.log {
-            (v > 0.0).then(|| v.log10())
-        } else {
-            Some(v)
-        }
+        to_plot(v, self.log)
     }
 
     /// Where `p` (plot space) falls along the axis, 0 at `lo` and 1 at `hi`.
@@ -92,6 +89,18 @@ impl AxisSpec {
             major: self.ticks.iter().map(|(t, _)| *t).collect(),
             minor: self.minor.clone(),
         }
+    }
+}
+
+/// Maps a data value to plot space (`log10` on a log axis); `None` when it cannot be drawn:
+/// non-finite, or not positive on a log axis.
+pub(super) fn to_plot(v: f64, log: bool) -> Option<f64> {
+    if !v.is_finite() {
+        None
+    } else if log {
+        (v > 0.0).then(|| v.log10())
+    } else {
+        Some(v)
     }
 }
 
@@ -151,11 +160,9 @@ fn linear_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: 
     // Coarsest first would always fit; go from dense to coarse and keep the first that fits.
     for target in (2..=12).rev() {
         let ticks = linear_ticks(lo, hi, target);
-        let labelled: Vec<(f64, String)> = ticks
-            .iter()
-            .map(|&t| (t, format_value(unit, t)))
-            .collect();
-        if fits(&labelled, lo, hi, horizontal, len_px) {
+        let labelled: Vec<(f64, String)> =
+            ticks.iter().map(|&t| (t, format_value(unit, t))).collect();
+        if fits(&labelled, lo, hi, horizontal, len_px, Y_LABEL_PITCH) {
             best = Some(labelled);
             break;
         }
@@ -200,8 +207,8 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
     let (vmin, vmax) = min_max(values).unwrap_or((1.0, 10.0));
     let (mut lo, mut hi) = (vmin.log10(), vmax.log10());
     if hi - lo < 1e-9 {
-        lo -= 0.301_029_995_663_981_2;
-        hi += 0.301_029_995_663_981_2;
+        lo -= std::f64::consts::LOG10_2;
+        hi += std::f64::consts::LOG10_2;
     } else if pad {
         let pad = (hi - lo) * 0.03;
         lo -= pad;
@@ -215,9 +222,9 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
     for (major, minor) in &candidates {
         let labelled: Vec<(f64, String)> = major
             .iter()
-            .map(|&t| (t, format_value(unit, 10f64.powf(t))))
+            .map(|&v| (v.log10(), format_value(unit, v)))
             .collect();
-        if labelled.len() >= 2 && fits(&labelled, lo, hi, horizontal, len_px) {
+        if labelled.len() >= 2 && fits(&labelled, lo, hi, horizontal, len_px, Y_LOG_LABEL_PITCH) {
             return AxisSpec {
                 log: true,
                 lo,
@@ -235,7 +242,7 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
             .filter(|v| *v > 0.0)
             .map(|v| (v.log10(), format_value(unit, v)))
             .collect();
-        if target <= 2 || fits(&ticks, lo, hi, horizontal, len_px) {
+        if target <= 2 || fits(&ticks, lo, hi, horizontal, len_px, Y_LOG_LABEL_PITCH) {
             return AxisSpec {
                 log: true,
                 lo,
@@ -248,37 +255,41 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
     }
 }
 
+/// A tick family: major ticks as exact data values (so that labels need no rounding), and
+/// minor grid lines in plot space.
 type TickFamily = (Vec<f64>, Vec<f64>);
+
+/// `m × 10^d`, correctly rounded (`powi` can be off by an ulp, which would show as `2.0000001`).
+fn decimal(m: u32, d: i32) -> f64 {
+    format!("{m}e{d}").parse().unwrap_or(f64::NAN)
+}
 
 /// Tick families for a decimal log axis, densest first, each with its minor grid.
 fn decade_candidates(lo: f64, hi: f64) -> Vec<TickFamily> {
     let d0 = lo.floor() as i32;
     let d1 = hi.ceil() as i32;
-    let within = |v: f64| v >= lo - 1e-9 && v <= hi + 1e-9;
-    let at = |mantissas: &[f64]| -> Vec<f64> {
+    let within = |v: f64| v.log10() >= lo - 1e-9 && v.log10() <= hi + 1e-9;
+    let at = |mantissas: &[u32]| -> Vec<f64> {
         (d0..=d1)
-            .flat_map(|d| mantissas.iter().map(move |m| f64::from(d) + m.log10()))
+            .flat_map(|d| mantissas.iter().map(move |&m| decimal(m, d)))
             .filter(|v| within(*v))
             .collect()
     };
-    let all = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let plot = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(f64::log10).collect() };
     let mut out = vec![
-        (at(&all), Vec::new()),
-        (at(&[1.0, 2.0, 5.0]), at(&[3.0, 4.0, 6.0, 7.0, 8.0, 9.0])),
-        (at(&[1.0]), at(&[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])),
+        (at(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), Vec::new()),
+        (at(&[1, 2, 5]), plot(at(&[3, 4, 6, 7, 8, 9]))),
+        (at(&[1]), plot(at(&[2, 3, 4, 5, 6, 7, 8, 9]))),
     ];
     for every in 2..=6 {
-        let major: Vec<f64> = (d0..=d1)
-            .filter(|d| d.rem_euclid(every) == 0)
-            .map(f64::from)
-            .filter(|v| within(*v))
-            .collect();
-        let minor: Vec<f64> = (d0..=d1)
-            .filter(|d| d.rem_euclid(every) != 0)
-            .map(f64::from)
-            .filter(|v| within(*v))
-            .collect();
-        out.push((major, minor));
+        let decades = |keep: bool| -> Vec<f64> {
+            (d0..=d1)
+                .filter(|d| (d.rem_euclid(every) == 0) == keep)
+                .map(|d| decimal(1, d))
+                .filter(|v| within(*v))
+                .collect()
+        };
+        out.push((decades(true), plot(decades(false))));
     }
     out
 }
@@ -288,35 +299,55 @@ fn pow2_candidates(lo: f64, hi: f64) -> Vec<TickFamily> {
     let l2 = std::f64::consts::LOG10_2;
     let e0 = (lo / l2).floor() as i32;
     let e1 = (hi / l2).ceil() as i32;
-    let within = |v: f64| v >= lo - 1e-9 && v <= hi + 1e-9;
+    let within = |v: f64| v.log10() >= lo - 1e-9 && v.log10() <= hi + 1e-9;
     (1..=20)
         .map(|every| {
             let pick = |keep: bool| -> Vec<f64> {
                 (e0..=e1)
                     .filter(|e| (e.rem_euclid(every) == 0) == keep)
-                    .map(|e| f64::from(e) * l2)
+                    .map(|e| 2f64.powi(e))
                     .filter(|v| within(*v))
                     .collect()
             };
-            (pick(true), if every <= 4 { pick(false) } else { Vec::new() })
+            let minor = if every <= 4 {
+                pick(false).into_iter().map(f64::log10).collect()
+            } else {
+                Vec::new()
+            };
+            (pick(true), minor)
         })
         .collect()
 }
 
-/// Whether neighbouring labels keep clear of each other along an axis of `len_px` pixels.
-fn fits(ticks: &[(f64, String)], lo: f64, hi: f64, horizontal: bool, len_px: f64) -> bool {
+/// Whether neighbouring labels keep clear of each other along an axis of `len_px` pixels
+/// (vertically, whether they are at least `y_pitch` apart).
+fn fits(
+    ticks: &[(f64, String)],
+    lo: f64,
+    hi: f64,
+    horizontal: bool,
+    len_px: f64,
+    y_pitch: f64,
+) -> bool {
     let px = |t: f64| (t - lo) / (hi - lo) * len_px;
-    ticks.windows(2).all(|w| {
-        let gap = (px(w[1].0) - px(w[0].0)).abs();
-        if horizontal {
-            let need = (text_width(&w[0].1, super::TICK_PX) + text_width(&w[1].1, super::TICK_PX))
-                / 2.0
-                + X_LABEL_GAP;
-            gap >= need
-        } else {
-            gap >= Y_LABEL_PITCH
-        }
-    })
+    // The last x label is centred on its tick and may overhang the plot by the right margin.
+    let overhangs = horizontal
+        && ticks
+            .last()
+            .is_some_and(|(t, l)| px(*t) + text_width(l, super::TICK_PX) / 2.0 > len_px + 26.0);
+    !overhangs
+        && ticks.windows(2).all(|w| {
+            let gap = (px(w[1].0) - px(w[0].0)).abs();
+            if horizontal {
+                let need = (text_width(&w[0].1, super::TICK_PX)
+                    + text_width(&w[1].1, super::TICK_PX))
+                    / 2.0
+                    + X_LABEL_GAP;
+                gap >= need
+            } else {
+                gap >= y_pitch
+            }
+        })
 }
 
 fn min_max(values: &[f64]) -> Option<(f64, f64)> {
@@ -448,15 +479,26 @@ mod tests {
 
     #[test]
     fn log_axis_uses_1_2_5_when_there_is_room() {
-        let a = AxisSpec::new(&[1e9, 2e12], Some(true), &Unit::BytesPerSec, false, 1400.0, true);
+        let a = AxisSpec::new(
+            &[1e9, 2e12],
+            Some(true),
+            &Unit::BytesPerSec,
+            false,
+            1400.0,
+            true,
+        );
         let l = labels(&a);
         assert!(l.contains(&"2GB/s") && l.contains(&"500GB/s"), "{l:?}");
     }
 
     #[test]
     fn linear_ticks_step_by_1_2_5() {
-        for (lo, hi, target) in [(0.0, 71.3, 6), (0.13, 0.97, 5), (-3.0, 1234.0, 8), (2e9, 9e11, 6)]
-        {
+        for (lo, hi, target) in [
+            (0.0, 71.3, 6),
+            (0.13, 0.97, 5),
+            (-3.0, 1234.0, 8),
+            (2e9, 9e11, 6),
+        ] {
             let t = linear_ticks(lo, hi, target);
             assert!(t.len() >= 2, "{t:?}");
             let step = t[1] - t[0];
@@ -468,7 +510,10 @@ mod tests {
             assert!(t.len() <= target + 1);
             assert!(t.iter().all(|v| *v >= lo - 1e-9 && *v <= hi + 1e-9));
             // Every tick is a whole multiple of the step.
-            assert!(t.iter().all(|v| ((v / step) - (v / step).round()).abs() < 1e-9));
+            assert!(
+                t.iter()
+                    .all(|v| ((v / step) - (v / step).round()).abs() < 1e-9)
+            );
         }
         assert_eq!(linear_ticks(0.0, 1.0, 5).len(), 6);
     }
@@ -497,9 +542,20 @@ mod tests {
 
     #[test]
     fn bytes_log_axis_ticks_are_powers_of_two() {
-        let a = AxisSpec::new(&[4096.0, 64.0 * 1048576.0], None, &Unit::Bytes, true, 680.0, true);
+        let a = AxisSpec::new(
+            &[4096.0, 64.0 * 1048576.0],
+            None,
+            &Unit::Bytes,
+            true,
+            680.0,
+            true,
+        );
         assert!(a.log);
-        assert!(labels(&a).iter().all(|l| l.ends_with("iB")), "{:?}", labels(&a));
+        assert!(
+            labels(&a).iter().all(|l| l.ends_with("iB")),
+            "{:?}",
+            labels(&a)
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::axis::to_plot;
 use super::{
     Axis, ContourChart, Frame, LEGEND_PX, NOTE_PX, Rect, Root, TEXT, anchored, auto_log,
     draw_frame, font, layout, no_data_note, put_text, render, text_width,
@@ -72,7 +73,9 @@ pub fn marching_squares(
                 h_edge(ix, iy + 1),
                 v_edge(ix, iy),
             ];
-            let crossed: Vec<usize> = (0..4).filter(|&k| inside[k] != inside[(k + 1) % 4]).collect();
+            let crossed: Vec<usize> = (0..4)
+                .filter(|&k| inside[k] != inside[(k + 1) % 4])
+                .collect();
             match crossed.len() {
                 2 => segments.push([edges[crossed[0]], edges[crossed[1]]]),
                 4 => {
@@ -201,30 +204,39 @@ fn merge_touching(lines: &mut Vec<Vec<(f64, f64)>>) {
     }
 }
 
-/// Sequential, colour-blind-safe colours for levels (viridis, stopping short of its pale
-/// yellow end, which vanishes on white).
-const VIRIDIS: [(f64, [u8; 3]); 5] = [
-    (0.0, [0x44, 0x01, 0x54]),
-    (0.25, [0x3B, 0x52, 0x8B]),
-    (0.5, [0x21, 0x90, 0x8C]),
-    (0.75, [0x5D, 0xC8, 0x63]),
-    (1.0, [0xFD, 0xE7, 0x25]),
+/// Viridis, a sequential colour-blind-safe map, sampled at ninths.
+const VIRIDIS: [[u8; 3]; 9] = [
+    [0x44, 0x01, 0x54],
+    [0x48, 0x28, 0x78],
+    [0x3E, 0x49, 0x89],
+    [0x31, 0x68, 0x8E],
+    [0x26, 0x82, 0x8E],
+    [0x1F, 0x9E, 0x89],
+    [0x35, 0xB7, 0x79],
+    [0x6D, 0xCD, 0x59],
+    [0xFD, 0xE7, 0x25],
 ];
 
+/// The colour of level `i` of `n`, spread over viridis short of its pale yellow end, which
+/// vanishes on white.
 fn level_color(i: usize, n: usize) -> RGBColor {
     let t = if n <= 1 {
         0.0
     } else {
-        0.72 * i as f64 / (n - 1) as f64
+        0.85 * i as f64 / (n - 1) as f64
     };
-    let k = VIRIDIS
-        .windows(2)
-        .position(|w| t <= w[1].0)
-        .unwrap_or(VIRIDIS.len() - 2);
-    let ((t0, c0), (t1, c1)) = (VIRIDIS[k], VIRIDIS[k + 1]);
-    let u = (t - t0) / (t1 - t0);
+    let pos = t * (VIRIDIS.len() - 1) as f64;
+    let k = (pos.floor() as usize).min(VIRIDIS.len() - 2);
+    let u = pos - k as f64;
+    let (c0, c1) = (VIRIDIS[k], VIRIDIS[k + 1]);
     let mix = |a: u8, b: u8| (f64::from(a) + u * (f64::from(b) - f64::from(a))).round() as u8;
     RGBColor(mix(c0[0], c1[0]), mix(c0[1], c1[1]), mix(c0[2], c1[2]))
+}
+
+/// A level colour darkened for text, so that the light greens stay readable on white.
+fn label_color(c: RGBColor) -> RGBColor {
+    let d = |v: u8| (f64::from(v) * 0.62).round() as u8;
+    RGBColor(d(c.0), d(c.1), d(c.2))
 }
 
 /// A level as written on its line: at most three decimals, `%` appended when z is a percentage.
@@ -271,16 +283,9 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
         .fold(0.0, f64::max)
         + 14.0;
 
-    let probe = layout(
-        c.subtitle.is_some(),
-        (&x_axis, &c.xs),
-        (&y_axis, &c.ys),
-        false,
-        legend_w + 16.0,
-    );
     // Grid columns and rows that can be drawn, sorted along each axis.
-    let (xi, px) = plot_coords(&c.xs, |v| probe.x.to_plot(v));
-    let (yi, py) = plot_coords(&c.ys, |v| probe.y.to_plot(v));
+    let (xi, px) = plot_coords(&c.xs, |v| to_plot(v, x_axis.log == Some(true)));
+    let (yi, py) = plot_coords(&c.ys, |v| to_plot(v, y_axis.log == Some(true)));
     let xs_kept: Vec<f64> = xi.iter().map(|&i| c.xs[i]).collect();
     let ys_kept: Vec<f64> = yi.iter().map(|&i| c.ys[i]).collect();
     let frame = layout(
@@ -304,7 +309,14 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
         })
         .collect();
 
-    let chart = draw_frame(root, &frame, &c.title, c.subtitle.as_deref(), &x_axis, &y_axis)?;
+    let chart = draw_frame(
+        root,
+        &frame,
+        &c.title,
+        c.subtitle.as_deref(),
+        &x_axis,
+        &y_axis,
+    )?;
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let mut labels: Vec<(Rect, String, RGBColor)> = Vec::new();
     let mut any = false;
@@ -345,7 +357,7 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
         );
         let style = anchored(
             font(NOTE_PX).style(FontStyle::Bold),
-            *color,
+            label_color(*color),
             HPos::Center,
             VPos::Center,
         );
@@ -396,7 +408,9 @@ fn place_label(
     }
     for frac in [0.5, 0.3, 0.7, 0.15, 0.85] {
         let target = total * frac;
-        let k = cum.partition_point(|&c| c < target).clamp(1, pixels.len() - 1);
+        let k = cum
+            .partition_point(|&c| c < target)
+            .clamp(1, pixels.len() - 1);
         let seg = cum[k] - cum[k - 1];
         let t = if seg > 0.0 {
             (target - cum[k - 1]) / seg
@@ -448,8 +462,8 @@ fn draw_level_legend(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::assert_well_formed;
     use super::super::Unit;
+    use super::super::tests::assert_well_formed;
     use super::*;
 
     fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
@@ -479,8 +493,14 @@ mod tests {
         let (a, b) = (l[0], l[l.len() - 1]);
         let (lo, hi) = if a.0 < b.0 { (a, b) } else { (b, a) };
         // Ends where x + y = 1 meets the grid boundary: x = 0 (y = 1) and y = 0.05 (x = 0.95).
-        assert!((lo.0 - 0.0).abs() < 1e-12 && (lo.1 - 1.0).abs() < 1e-12, "{lo:?}");
-        assert!((hi.0 - 0.95).abs() < 1e-12 && (hi.1 - 0.05).abs() < 1e-12, "{hi:?}");
+        assert!(
+            (lo.0 - 0.0).abs() < 1e-12 && (lo.1 - 1.0).abs() < 1e-12,
+            "{lo:?}"
+        );
+        assert!(
+            (hi.0 - 0.95).abs() < 1e-12 && (hi.1 - 0.05).abs() < 1e-12,
+            "{hi:?}"
+        );
     }
 
     #[test]
@@ -493,7 +513,10 @@ mod tests {
         let l = &lines[0];
         assert!(l.iter().all(|p| (p.0 + p.1 - 1.0).abs() < 1e-12));
         let ends = [l[0], l[l.len() - 1]];
-        assert!(ends.contains(&(0.0, 1.0)) && ends.contains(&(1.0, 0.0)), "{l:?}");
+        assert!(
+            ends.contains(&(0.0, 1.0)) && ends.contains(&(1.0, 0.0)),
+            "{l:?}"
+        );
     }
 
     #[test]
@@ -534,7 +557,12 @@ mod tests {
         let mut z = field(&xs, &xs, |x, y| x + y);
         z[1][1] = f64::NAN;
         let lines = marching_squares(&xs, &xs, &z, 1.0);
-        assert!(lines.iter().flatten().all(|p| p.0.is_finite() && p.1.is_finite()));
+        assert!(
+            lines
+                .iter()
+                .flatten()
+                .all(|p| p.0.is_finite() && p.1.is_finite())
+        );
         assert!(marching_squares(&[], &[], &[], 1.0).is_empty());
         assert!(marching_squares(&[1.0], &[1.0, 2.0], &[vec![1.0], vec![2.0]], 1.5).is_empty());
         // Ragged rows read as missing samples.
@@ -542,9 +570,15 @@ mod tests {
     }
 
     fn sample() -> ContourChart {
-        let xs: Vec<f64> = (0..9).map(|i| 2e11 * 2f64.powf(f64::from(i) * 0.5)).collect();
-        let ys: Vec<f64> = (0..9).map(|i| 1e-6 * 2f64.powf(f64::from(i) * 0.5)).collect();
-        let z = field(&xs, &ys, |bw, lat| 100.0 * (lat / 1e-6).sqrt() * 1e11 / (bw + 1e11) * 4.0);
+        let xs: Vec<f64> = (0..9)
+            .map(|i| 2e11 * 2f64.powf(f64::from(i) * 0.5))
+            .collect();
+        let ys: Vec<f64> = (0..9)
+            .map(|i| 1e-6 * 2f64.powf(f64::from(i) * 0.5))
+            .collect();
+        let z = field(&xs, &ys, |bw, lat| {
+            100.0 * (lat / 1e-6).sqrt() * 1e11 / (bw + 1e11) * 4.0
+        });
         ContourChart {
             title: "tg degradation vs HBF bandwidth and latency".into(),
             subtitle: Some("Llama-3.1-70B · seed 42".into()),

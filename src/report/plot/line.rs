@@ -13,7 +13,7 @@ use super::{
 const R: i32 = 4;
 /// Beyond this many points a series shows every n-th marker, enough to tell series apart
 /// without burying the line.
-const MAX_MARKERS: usize = 40;
+const MAX_MARKERS: usize = 24;
 const LEGEND_ROW: f64 = 18.0;
 const LEGEND_PAD: f64 = 7.0;
 const LEGEND_SAMPLE: f64 = 26.0;
@@ -59,7 +59,9 @@ where
     let r = R;
     let res = match m {
         Marker::Circle => area.draw(&(e + Circle::new((0, 0), r, fill))),
-        Marker::Square => area.draw(&(e + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], fill))),
+        Marker::Square => {
+            area.draw(&(e + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], fill)))
+        }
         Marker::TriangleUp => {
             area.draw(&(e + Polygon::new(vec![(0, -r - 1), (r + 1, r), (-r - 1, r)], fill)))
         }
@@ -87,7 +89,7 @@ where
 /// Axes use log scales where [`Axis::log`] asks for one or, left to [`auto_log`], where their
 /// values span two decades or more; tick labels carry SI-prefixed units. Each series gets an
 /// Okabe–Ito colour and its own marker shape; references are dashed grey lines labelled at their
-/// right end. The legend goes in the plot corner that covers the fewest data, or to the right of
+/// right end. The legend goes in the first plot corner that covers no curve, or to the right of
 /// the plot when every corner is taken. Identical charts give byte-identical output.
 pub fn line_svg(c: &LineChart) -> String {
     render(|root| draw(root, c))
@@ -131,7 +133,13 @@ fn draw(root: &Root, c: &LineChart) -> Result<(), String> {
         .collect();
 
     let subtitle = c.subtitle.as_deref();
-    let mut frame = layout(subtitle.is_some(), (&x_axis, &xs), (&y_axis, &ys), true, 0.0);
+    let mut frame = layout(
+        subtitle.is_some(),
+        (&x_axis, &xs),
+        (&y_axis, &ys),
+        true,
+        0.0,
+    );
     // Each series as runs of drawable points in plot space, broken where a point is not.
     let runs_of = |f: &Frame| -> Vec<Vec<Vec<(f64, f64)>>> {
         c.series
@@ -194,7 +202,14 @@ fn draw(root: &Root, c: &LineChart) -> Result<(), String> {
     for (i, series_runs) in runs.iter().enumerate() {
         draw_series_markers(&chart, series_runs, i)?;
     }
-    draw_reference_labels(root, &chart, &frame, &refs)?;
+    let curves = obstacles(&frame, &runs, &[]);
+    let legend_rect = legend_at.map(|(x, y)| Rect {
+        x0: x,
+        y0: y,
+        x1: x + legend_size.0,
+        y1: y + legend_size.1,
+    });
+    draw_reference_labels(root, &chart, &frame, &refs, &curves, legend_rect)?;
     if finite.is_empty() {
         no_data_note(root, &frame, "no data")?;
     }
@@ -218,30 +233,62 @@ fn draw_series_markers(chart: &Chart, runs: &[Vec<(f64, f64)>], i: usize) -> Res
     Ok(())
 }
 
-/// Labels each reference line at its right end, above the line, or below it when the label
-/// would leave the plot or sit on an earlier label.
+/// Labels each reference line near its right end, just above the line; when that spot covers a
+/// curve, leaves the plot or sits on the legend or an earlier label, tries below, then the left
+/// end.
 fn draw_reference_labels(
     root: &Root,
     chart: &Chart,
     frame: &Frame,
     refs: &[(&str, f64)],
+    curves: &[(f64, f64)],
+    legend: Option<Rect>,
 ) -> Result<(), String> {
-    let mut taken: Vec<Rect> = Vec::new();
-    for rect_and_text in reference_label_rects(chart, frame, refs) {
-        let (mut rect, text) = rect_and_text;
-        let h = rect.y1 - rect.y0;
-        let line_y = rect.y1 + 3.0;
-        if rect.y0 < frame.plot.y0 || taken.iter().any(|t| t.overlaps(&rect)) {
-            rect.y0 = line_y + 3.0;
-            rect.y1 = rect.y0 + h;
-        }
-        while taken.iter().any(|t| t.overlaps(&rect)) && rect.x0 > frame.plot.x0 {
-            let w = rect.x1 - rect.x0;
-            rect.x1 = rect.x0 - 12.0;
-            rect.x0 = rect.x1 - w;
-        }
-        let area = root;
-        area.draw(&Rectangle::new(
+    let mut taken: Vec<Rect> = legend.into_iter().collect();
+    let mut labels: Vec<(f64, &str)> = refs
+        .iter()
+        .filter(|(l, _)| !l.is_empty())
+        .filter_map(|&(label, v)| {
+            let py = frame.y.to_plot(v)?;
+            Some((f64::from(chart.backend_coord(&(frame.x.lo, py)).1), label))
+        })
+        .collect();
+    // Top to bottom, so that crowded labels resolve in a stable order.
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (line_y, text) in labels {
+        let w = text_width(text, NOTE_PX) + 6.0;
+        let h = NOTE_PX + 4.0;
+        let p = frame.plot;
+        let spot = |right: bool, above: bool| {
+            let x1 = if right { p.x1 - 6.0 } else { p.x0 + 6.0 + w };
+            let y0 = if above {
+                line_y - 3.0 - h
+            } else {
+                line_y + 3.0
+            };
+            Rect {
+                x0: x1 - w,
+                y0,
+                x1,
+                y1: y0 + h,
+            }
+        };
+        let candidates = [
+            spot(true, true),
+            spot(true, false),
+            spot(false, true),
+            spot(false, false),
+        ];
+        let fits = |r: &Rect| {
+            r.y0 >= p.y0 + 1.0 && r.y1 <= p.y1 - 1.0 && !taken.iter().any(|t| t.overlaps(r))
+        };
+        let rect = candidates
+            .iter()
+            .find(|r| fits(r) && !curves.iter().any(|c| r.contains(*c)))
+            .or_else(|| candidates.iter().find(|r| fits(r)))
+            .copied()
+            .unwrap_or(candidates[0]);
+        root.draw(&Rectangle::new(
             [
                 (rect.x0 as i32, rect.y0 as i32),
                 (rect.x1 as i32, rect.y1 as i32),
@@ -260,36 +307,6 @@ fn draw_reference_labels(
     Ok(())
 }
 
-/// Where each reference label goes by default (right end, just above its line), in pixels.
-fn reference_label_rects<'a>(
-    chart: &Chart,
-    frame: &Frame,
-    refs: &[(&'a str, f64)],
-) -> Vec<(Rect, &'a str)> {
-    let mut out: Vec<(Rect, &str)> = refs
-        .iter()
-        .filter(|(l, _)| !l.is_empty())
-        .filter_map(|&(label, v)| {
-            let py = frame.y.to_plot(v)?;
-            let y = f64::from(chart.backend_coord(&(frame.x.lo, py)).1);
-            let w = text_width(label, NOTE_PX) + 6.0;
-            let x1 = frame.plot.x1 - 6.0;
-            Some((
-                Rect {
-                    x0: x1 - w,
-                    y0: y - 3.0 - NOTE_PX - 4.0,
-                    x1,
-                    y1: y - 3.0,
-                },
-                label,
-            ))
-        })
-        .collect();
-    // Top to bottom, so that "above, else below" resolves in a stable order.
-    out.sort_by(|a, b| a.0.y0.total_cmp(&b.0.y0));
-    out
-}
-
 fn legend_size(c: &LineChart) -> (f64, f64) {
     let text = c
         .series
@@ -302,8 +319,8 @@ fn legend_size(c: &LineChart) -> (f64, f64) {
     )
 }
 
-/// Pixel points the legend should not cover: the curves (sampled every few pixels), the
-/// markers, the reference lines and their labels.
+/// Pixel points the legend should not cover: the curves (sampled every few pixels) and the
+/// reference lines. Reference labels are placed after the legend and avoid it themselves.
 fn obstacles(f: &Frame, runs: &[Vec<Vec<(f64, f64)>>], refs: &[(&str, f64)]) -> Vec<(f64, f64)> {
     let mut pts = Vec::new();
     let mut segment = |a: (f64, f64), b: (f64, f64)| {
@@ -322,12 +339,10 @@ fn obstacles(f: &Frame, runs: &[Vec<Vec<(f64, f64)>>], refs: &[(&str, f64)]) -> 
             segment(w[0], w[1]);
         }
     }
-    for &(label, v) in refs {
+    for &(_, v) in refs {
         if let Some(py) = f.y.to_plot(v) {
             let y = f.px((f.x.lo, py)).1;
             segment((f.plot.x0, y), (f.plot.x1, y));
-            let w = text_width(label, NOTE_PX) + 6.0;
-            segment((f.plot.x1 - 6.0 - w, y - 10.0), (f.plot.x1 - 6.0, y - 10.0));
         }
     }
     pts
@@ -364,8 +379,11 @@ fn draw_legend(root: &Root, c: &LineChart, at: (f64, f64), size: (f64, f64)) -> 
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let (x, y) = (at.0.round() as i32, at.1.round() as i32);
     let (w, h) = (size.0.round() as i32, size.1.round() as i32);
-    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], WHITE.mix(0.9).filled()))
-        .map_err(err)?;
+    root.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(err)?;
     root.draw(&Rectangle::new(
         [(x, y), (x + w, y + h)],
         RGBColor(0xBB, 0xBB, 0xBB).stroke_width(1),
@@ -429,12 +447,31 @@ mod tests {
     }
 
     #[test]
+    fn wide_bandwidth_range_gets_log_decade_ticks() {
+        let mut c = sample();
+        c.series = vec![Series::new(
+            "s",
+            vec![(1e9, 10.0), (3e10, 40.0), (2e12, 70.0)],
+        )];
+        let svg = line_svg(&c);
+        for want in ["1GB/s", "10GB/s", "100GB/s", "1TB/s"] {
+            assert!(
+                svg.contains(&format!(">\n{want}\n</text>")),
+                "{want} missing"
+            );
+        }
+    }
+
+    #[test]
     fn degenerate_inputs_do_not_panic() {
         let mut c = sample();
         c.series = vec![];
         c.references = vec![];
         assert_well_formed(&line_svg(&c));
-        c.series = vec![Series::new("all NaN", vec![(f64::NAN, 1.0), (2.0, f64::INFINITY)])];
+        c.series = vec![Series::new(
+            "all NaN",
+            vec![(f64::NAN, 1.0), (2.0, f64::INFINITY)],
+        )];
         let svg = line_svg(&c);
         assert_well_formed(&svg);
         assert!(svg.contains("no data"));
@@ -445,7 +482,10 @@ mod tests {
         assert_well_formed(&line_svg(&c));
         // Non-positive values on a forced log axis are skipped, not drawn at -inf.
         c.x.log = Some(true);
-        c.series = vec![Series::new("s", vec![(0.0, 1.0), (-1.0, 2.0), (1e9, 3.0), (1e12, 4.0)])];
+        c.series = vec![Series::new(
+            "s",
+            vec![(0.0, 1.0), (-1.0, 2.0), (1e9, 3.0), (1e12, 4.0)],
+        )];
         assert_well_formed(&line_svg(&c));
     }
 
@@ -463,7 +503,9 @@ mod tests {
         let mut c = sample();
         c.series = (0..8)
             .map(|i| {
-                let pts = (0..5).map(|k| (1e11 * f64::from(k + 1), f64::from(i * 10 + k))).collect();
+                let pts = (0..5)
+                    .map(|k| (1e11 * f64::from(k + 1), f64::from(i * 10 + k)))
+                    .collect();
                 Series::new(format!("series {i}"), pts)
             })
             .collect();

@@ -16,12 +16,12 @@
 //!
 //! - tick choice: plotters' own log ticks are powers of the base only and its linear ticks do not
 //!   look at label widths, so each axis hands plotters a custom coordinate
-//!   ([`axis`]'s `TickCoord`) whose key points are the 1-2-5 ticks that fit, labelled with
+//!   (`axis::TickCoord`) whose key points are the 1-2-5 ticks that fit, labelled with
 //!   SI-prefixed units (`100GB/s`, `4us`);
 //! - log axes: data are mapped to `log10` before they reach plotters, so one linear coordinate
 //!   type serves both scales;
 //! - layout: title, subtitle, axis titles and the legend are placed here, with the legend put in
-//!   the corner that covers the fewest data (or outside the plot when none is free);
+//!   the first plot corner that covers no data (or right of the plot when none is free);
 //! - contours: plotters has none; [`marching_squares`] traces them.
 //!
 //! Output is deterministic: plotters writes integer pixel coordinates and fixed attribute order,
@@ -296,11 +296,21 @@ fn layout(
 ) -> Frame {
     let top = 16.0 + TITLE_PX + if subtitle { 8.0 + SUBTITLE_PX } else { 0.0 } + 18.0;
     let bottom = HEIGHT as f64 - (12.0 + AXIS_TITLE_PX + 10.0 + TICK_PX + 10.0);
-    let y_spec = AxisSpec::new(y.1, y.0.log, &y.0.unit, false, bottom - top, pad);
+    let mut y_spec = AxisSpec::new(y.1, y.0.log, &y.0.unit, false, bottom - top, pad);
     let left = 14.0 + AXIS_TITLE_PX + 12.0 + y_spec.max_label_width(TICK_PX) + 10.0;
     // The last x label is centred on the right edge at worst: keep half a label of room.
     let right = WIDTH as f64 - 28.0 - right_extra;
     let x_spec = AxisSpec::new(x.1, x.0.log, &x.0.unit, true, right - left, pad);
+    // Both axes can tick at the bottom-left corner; when the x label there reaches under the
+    // column of y labels, the two touch, and the y one gives way.
+    if let (Some((xt, xl)), Some((yt, _))) = (x_spec.ticks.first(), y_spec.ticks.first()) {
+        let x_off = x_spec.frac(*xt) * (right - left);
+        let y_off = y_spec.frac(*yt) * (bottom - top);
+        let reaches_under = x_off - text_width(xl, TICK_PX) / 2.0 < -8.0;
+        if reaches_under && y_off < 8.0 && y_spec.ticks.len() > 2 {
+            y_spec.ticks.remove(0);
+        }
+    }
     Frame {
         x: x_spec,
         y: y_spec,
@@ -556,7 +566,12 @@ mod tests {
 
     #[test]
     fn well_formedness_check_rejects_broken_xml() {
-        let broken = ["<svg><g></svg>", "<svg>a & b</svg>", "<svg a=b/>", "<svg/><svg/>"];
+        let broken = [
+            "<svg><g></svg>",
+            "<svg>a & b</svg>",
+            "<svg a=b/>",
+            "<svg/><svg/>",
+        ];
         for b in broken {
             assert!(
                 std::panic::catch_unwind(|| assert_well_formed(b)).is_err(),
