@@ -32,7 +32,7 @@
 //! let case = scenario::TestCase {
 //!     n_prompt: 0, n_gen: 16, n_depth: 0, n_batch: 2048, n_ubatch: 512,
 //!     type_k: tiersim::model::quant::QuantType::F16,
-//!     type_v: tiersim::model::quant::QuantType::F16, n_threads: 1,
+//!     type_v: tiersim::model::quant::QuantType::F16, n_threads: 1, stage_from: None,
 //! };
 //! let out = scenario::run_test(&machine, &case, 2, 42, 0).unwrap();
 //! assert_eq!(out.samples.len(), 2);
@@ -41,6 +41,7 @@
 
 pub mod analytic;
 pub mod calibrate;
+pub mod ceiling;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -30,6 +30,9 @@ pub struct TestCase {
     pub type_v: QuantType,
     /// Threads (recorded; the system profile decides compute speed).
     pub n_threads: u32,
+    /// Cold start: the weights are first copied from this device tier into the local tier,
+    /// inside the timed part (so time to first token includes it).
+    pub stage_from: Option<usize>,
 }
 
 impl TestCase {
@@ -126,6 +129,7 @@ impl TestGrid {
                                     type_k,
                                     type_v,
                                     n_threads,
+                                    stage_from: None,
                                 };
                                 let pp = self.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0));
                                 let tg = self.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g));
@@ -198,6 +202,9 @@ pub fn run_test(
             rng::stream(seed, (u64::from(test_id) << 32) | u64::from(r)),
         );
         let mut ttft = None;
+        if let Some(tier) = case.stage_from {
+            run.stage(tier, m.traffic.model_size);
+        }
         for (step, decode) in case.steps() {
             let dt = run.step(step).to_seconds();
             if decode {

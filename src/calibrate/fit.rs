@@ -297,15 +297,20 @@ pub struct ParamFit {
     pub free: bool,
     /// Whether the fit ended at a bound of [`Param::bounds`].
     pub at_bound: bool,
-    /// The rms change of the predictions, in %, when the value is multiplied or divided by
-    /// [`SENSITIVITY_STEP`] (the larger of the two): how much the data see it.
+    /// The rms change of the predictions, in %, when the value alone is multiplied or divided
+    /// by [`SENSITIVITY_STEP`] (the larger of the two): how much the data see it.
     pub sensitivity_pct: f64,
+    /// The same with the other free figures refitted to compensate, in the linearisation at
+    /// the optimum (`Δ / sqrt((JᵀWJ)⁻¹)ₖₖ`): near zero when another figure can stand in for
+    /// this one, as the memory efficiency and the fixed overheads can on decode rows of one
+    /// depth. `None` for a figure not fitted.
+    pub marginal_pct: Option<f64>,
 }
 
 impl ParamFit {
-    /// Whether the data constrain it (see [`UNCONSTRAINED_PCT`]).
+    /// Whether the data constrain it, others refitted (see [`UNCONSTRAINED_PCT`]).
     pub fn constrained(&self) -> bool {
-        self.sensitivity_pct >= UNCONSTRAINED_PCT
+        self.marginal_pct.unwrap_or(self.sensitivity_pct) >= UNCONSTRAINED_PCT
     }
 }
 
@@ -560,22 +565,36 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
     let total_w: f64 = w.iter().sum();
     let rms_log_error = (obj.data_loss(&predicted) / total_w.max(f64::MIN_POSITIVE)).sqrt();
 
+    let probes = Param::ALL
+        .iter()
+        .map(|&p| sensitivity(problem, &system, &predicted, &w, p))
+        .collect::<Result<Vec<_>, CalibrateError>>()?;
+    let free_columns: Vec<&[f64]> = Param::ALL
+        .iter()
+        .zip(&probes)
+        .filter(|(p, _)| params.contains(p))
+        .map(|(_, (_, col))| &col[..])
+        .collect();
+    let marginal = marginal_pct(&free_columns, &w);
+    let mut next_free = marginal.into_iter();
     let params_fit = Param::ALL
         .iter()
-        .map(|&p| {
+        .zip(probes)
+        .map(|(&p, (pct, _))| {
             let free = params.contains(&p);
             let value = p.get(&system.compute);
             let (lo, hi) = p.bounds();
-            Ok(ParamFit {
+            ParamFit {
                 param: p,
                 base: p.get(&problem.base.compute),
                 value,
                 free,
                 at_bound: free && (value <= lo * 1.001 || value >= hi / 1.001),
-                sensitivity_pct: sensitivity(problem, &system, &predicted, &w, p)?,
-            })
+                sensitivity_pct: pct,
+                marginal_pct: if free { next_free.next() } else { None },
+            }
         })
-        .collect::<Result<Vec<_>, CalibrateError>>()?;
+        .collect();
 
     let loo = match resolve_loo(opts.loo, problem.points.len()) {
         LooMode::Off => None,
@@ -667,21 +686,23 @@ fn leave_out(
 }
 
 /// The larger rms change of the predictions (in %) when `p` is multiplied or divided by
-/// [`SENSITIVITY_STEP`], everything else as fitted.
+/// [`SENSITIVITY_STEP`], everything else as fitted; and the central-difference column of the
+/// Jacobian `∂ ln rate / ∂ ln p` from the same two runs.
 fn sensitivity(
     problem: &Problem,
     system: &SystemSpec,
     predicted: &[f64],
     w: &[f64],
     p: Param,
-) -> Result<f64, CalibrateError> {
+) -> Result<(f64, Vec<f64>), CalibrateError> {
     let total: f64 = w.iter().sum();
     let mut worst: f64 = 0.0;
+    let mut moved = Vec::new();
     for factor in [SENSITIVITY_STEP, 1.0 / SENSITIVITY_STEP] {
         let mut s = system.clone();
         p.set(&mut s.compute, p.get(&system.compute) * factor);
-        let moved = problem.predict(&s)?;
-        let ms: f64 = moved
+        let m = problem.predict(&s)?;
+        let ms: f64 = m
             .iter()
             .zip(predicted)
             .zip(w)
@@ -689,8 +710,85 @@ fn sensitivity(
             .sum::<f64>()
             / total.max(f64::MIN_POSITIVE);
         worst = worst.max(ms.sqrt());
+        moved.push(m);
     }
-    Ok(worst * 100.0)
+    let h = 2.0 * SENSITIVITY_STEP.ln();
+    let column = moved[0]
+        .iter()
+        .zip(&moved[1])
+        .map(|(up, down)| (up / down).ln() / h)
+        .collect();
+    Ok((worst * 100.0, column))
+}
+
+/// For each Jacobian column, the rms change of the predictions (in %) that a
+/// [`SENSITIVITY_STEP`] change of its parameter leaves when the other columns' parameters
+/// compensate as well as they can, to first order: `Δ / sqrt((JᵀWJ)⁻¹)ₖₖ`.
+fn marginal_pct(columns: &[&[f64]], w: &[f64]) -> Vec<f64> {
+    let k = columns.len();
+    if k == 0 {
+        return Vec::new();
+    }
+    let total: f64 = w.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut h = vec![vec![0.0; k]; k];
+    for a in 0..k {
+        for b in 0..k {
+            h[a][b] = columns[a]
+                .iter()
+                .zip(columns[b])
+                .zip(w)
+                .map(|((x, y), w)| w * x * y)
+                .sum::<f64>()
+                / total;
+        }
+    }
+    // A ridge far below any curvature that matters keeps an exactly degenerate pair invertible
+    // (and reported as unconstrained) instead of failing.
+    let scale = (0..k).map(|i| h[i][i]).fold(0.0, f64::max).max(1e-300);
+    for (i, row) in h.iter_mut().enumerate() {
+        row[i] += 1e-12 * scale;
+    }
+    let inv = invert(h);
+    let delta = SENSITIVITY_STEP.ln();
+    (0..k)
+        .map(|i| match &inv {
+            Some(m) if m[i][i] > 0.0 => 100.0 * delta / m[i][i].sqrt(),
+            _ => 0.0,
+        })
+        .collect()
+}
+
+/// Gauss–Jordan inversion with partial pivoting; `None` when singular.
+fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let mut inv: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for j in 0..n {
+            a[col][j] /= d;
+            inv[col][j] /= d;
+        }
+        for r in 0..n {
+            if r != col {
+                let f = a[r][col];
+                if f != 0.0 {
+                    for j in 0..n {
+                        a[r][j] -= f * a[col][j];
+                        inv[r][j] -= f * inv[col][j];
+                    }
+                }
+            }
+        }
+    }
+    Some(inv)
 }
 
 /// `x` to [`SIGNIFICANT_DIGITS`] significant digits.
@@ -745,6 +843,7 @@ mod tests {
             type_k: QuantType::F16,
             type_v: QuantType::F16,
             n_threads: 8,
+            stage_from: None,
         }
     }
 
@@ -956,6 +1055,22 @@ mod tests {
         let w = weights(&problem.points, &some);
         assert_eq!(w[0], 0.0);
         assert!((w.iter().sum::<f64>() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_figure_another_can_stand_in_for_has_no_marginal_sensitivity() {
+        // Two columns that move every prediction alike: each alone matters, neither given the
+        // other. A third, independent one keeps its full effect.
+        let a = [1.0, 1.0, 1.0];
+        let b = [0.5, 0.5, 0.5];
+        let c = [1.0, -1.0, 0.0];
+        let w = [1.0, 1.0, 1.0];
+        let m = marginal_pct(&[&a, &b, &c], &w);
+        assert!(m[0] < 1e-3 && m[1] < 1e-3, "{m:?}");
+        let alone = 100.0 * SENSITIVITY_STEP.ln() * (2.0f64 / 3.0).sqrt();
+        assert!((m[2] - alone).abs() < 1e-6 * alone, "{m:?} vs {alone}");
+        let inv = invert(vec![vec![2.0, 1.0], vec![1.0, 1.0]]).unwrap();
+        assert!((inv[0][0] - 1.0).abs() < 1e-12 && (inv[0][1] + 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -398,6 +398,7 @@ fn case_of(row: &BenchRow, threads: Option<u32>) -> Result<TestCase, CalibrateEr
         type_k: kv(&row.type_k, "type_k")?,
         type_v: kv(&row.type_v, "type_v")?,
         n_threads: row.n_threads.or(threads).unwrap_or(0),
+        stage_from: None,
     })
 }
 

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::calibrate::fit::{Fit, LooMode, Param, ParamFit};
+use crate::calibrate::fit::{Fit, LooMode, Param, ParamFit, round_sig};
 use crate::calibrate::points::{Kind, Point};
 use crate::config::system::SystemSpec;
 use crate::model::spec::ModelSpec;
@@ -308,6 +308,8 @@ pub struct ParamLine {
     pub effective: String,
     /// rms change of the predictions for a ±20 % change, in %.
     pub sensitivity_pct: f64,
+    /// The same with the other fitted figures compensating, in %.
+    pub marginal_pct: Option<f64>,
     /// `fitted`, `fitted, at bound`, `fitted, not constrained` or `kept`.
     pub status: String,
 }
@@ -325,7 +327,9 @@ pub fn param_lines(fit: &Fit, models: &[ModelSpec]) -> Vec<ParamLine> {
                 (false, _, _) => "kept (not fitted)".to_owned(),
                 (true, true, _) => "fitted, at a bound".to_owned(),
                 (true, false, true) => "fitted".to_owned(),
-                (true, false, false) => "fitted, not constrained by these rows".to_owned(),
+                (true, false, false) => {
+                    "fitted, but not constrained by these rows: others stand in for it".to_owned()
+                }
             };
             ParamLine {
                 name: p.param.name(),
@@ -333,6 +337,7 @@ pub fn param_lines(fit: &Fit, models: &[ModelSpec]) -> Vec<ParamLine> {
                 fitted: p.param.format(p.value),
                 effective,
                 sensitivity_pct: p.sensitivity_pct,
+                marginal_pct: p.marginal_pct,
                 status,
             }
         })
@@ -341,13 +346,19 @@ pub fn param_lines(fit: &Fit, models: &[ModelSpec]) -> Vec<ParamLine> {
 
 fn effective(sys: &SystemSpec, p: Param, v: f64, layers: &[String]) -> String {
     let c = &sys.compute;
-    let flops = |eff: f64| format!("× {} = {}", c.peak_flops, FlopsPerSec(c.peak_flops.0 * eff));
+    let flops = |eff: f64| {
+        format!(
+            "× {} = {}",
+            c.peak_flops,
+            FlopsPerSec(round_sig(c.peak_flops.0 * eff))
+        )
+    };
     match p {
         Param::MemoryEfficiency => {
             let bw = sys.tiers[0].read_bw;
             format!(
                 "× {bw} = {} ({} read bandwidth)",
-                BytesPerSec(bw.0 * v),
+                BytesPerSec(round_sig(bw.0 * v)),
                 sys.tiers[0].name
             )
         }
@@ -439,13 +450,17 @@ impl Report {
         if !self.params.is_empty() {
             s.push_str("\n### Fitted figures\n\n");
             s.push_str(
-                "| figure | base | profile | effective | ±20 % moves predictions by | status |\n",
+                "| figure | base | profile | effective | ±20 % alone moves predictions by | \
+                 … with the others refitted | status |\n",
             );
-            s.push_str("| --- | ---: | ---: | --- | ---: | --- |\n");
+            s.push_str("| --- | ---: | ---: | --- | ---: | ---: | --- |\n");
             for p in &self.params {
+                let marginal = p
+                    .marginal_pct
+                    .map_or_else(|| "-".to_owned(), |m| format!("{m:.2} %"));
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {:.2} % | {} |",
+                    "| {} | {} | {} | {} | {:.2} % | {marginal} | {} |",
                     p.name, p.base, p.fitted, p.effective, p.sensitivity_pct, p.status
                 );
             }

@@ -11,7 +11,7 @@ use crate::calibrate::error::CalibrateError;
 use crate::calibrate::fit::{self, FitOptions, LooMode, Param, Problem};
 use crate::calibrate::points::{self, Exclusion, Selection};
 use crate::calibrate::report::Report;
-use crate::config::load::{self, Loaded, Override};
+use crate::config::load::{self, Loaded, Override, Target};
 use crate::config::system::SystemSpec;
 use crate::config::validate;
 use crate::error::Error;
@@ -169,7 +169,11 @@ fn context(inputs: &Inputs, files: &[PathBuf], system: &Loaded<SystemSpec>) -> V
         ),
         format!(
             "system: {} ({}): {}, peak {}, local tier `{}` read {}",
-            s.name, system.origin, s.compute.device, s.compute.peak_flops, s.tiers[0].name,
+            s.name,
+            system.origin,
+            s.compute.device,
+            s.compute.peak_flops,
+            s.tiers[0].name,
             s.tiers[0].read_bw
         ),
     ];
@@ -198,7 +202,10 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
     let loo = LooMode::parse(&args.loo).ok_or_else(|| {
         CalibrateError::usage(
             "--loo",
-            format!("`{}` is not a mode; expected auto, point, group or off", args.loo),
+            format!(
+                "`{}` is not a mode; expected auto, point, group or off",
+                args.loo
+            ),
         )
     })?;
     let mut fixed = Vec::new();
@@ -304,9 +311,9 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
     let summary: Vec<String> = stats
         .iter()
         .map(|s| {
-            let loo = s
-                .loo_median_abs
-                .map_or(String::new(), |l| format!(", leave-one-out median {l:.1} %"));
+            let loo = s.loo_median_abs.map_or(String::new(), |l| {
+                format!(", leave-one-out median {l:.1} %")
+            });
             format!(
                 "{} MAPE {:.1} %, median {:.1} %{loo}",
                 s.name(),
@@ -326,6 +333,18 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
             report.jitter.summary()
         ),
     );
+    for set in &inputs.sets {
+        let (target, path) = set.target();
+        if target == Target::System {
+            profile.evidence.insert(
+                path.join("."),
+                format!(
+                    "set on the tiersim calibrate command line (--set {}) before fitting",
+                    set.text
+                ),
+            );
+        }
+    }
     validate::system(&profile, &args.out.display().to_string())?;
     let yaml = profile_yaml(&profile, args)?;
     std::fs::write(&args.out, yaml).map_err(|source| CalibrateError::Output {
@@ -466,16 +485,23 @@ mod tests {
         run_calibrate(&args, &mut out).unwrap();
         let md = String::from_utf8(out).unwrap();
         let yaml = std::fs::read_to_string(&out_path).unwrap();
-        assert!(yaml.starts_with("# A system profile fitted by tiersim"), "{yaml}");
+        assert!(
+            yaml.starts_with("# A system profile fitted by tiersim"),
+            "{yaml}"
+        );
         let loaded = load::system(Some(out_path.to_str().unwrap()), &[]).unwrap();
         assert_eq!(loaded.spec.name, "zen4-test");
         let ev = &loaded.spec.evidence["compute.prefill_efficiency"];
         assert!(
-            ev.starts_with("fitted by tiersim calibrate on ")
-                && ev.contains("1 points, threads 2"),
+            ev.starts_with("fitted by tiersim calibrate on ") && ev.contains("1 points, threads 2"),
             "{ev}"
         );
-        assert!(loaded.spec.evidence.contains_key("compute.run_to_run_jitter"));
+        assert!(
+            loaded
+                .spec
+                .evidence
+                .contains_key("compute.run_to_run_jitter")
+        );
         // A pg point fitted by one figure is matched closely; validate then agrees with the fit.
         assert!(md.contains("| pg | 1 |"), "{md}");
         let mut vout = Vec::new();

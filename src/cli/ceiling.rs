@@ -2,12 +2,23 @@
 
 use std::io::Write;
 
+use std::path::PathBuf;
+
+use crate::analytic::KvSpillCeiling;
+use crate::ceiling::{CAUSES, CeilingPoint, CeilingSetup};
 use crate::cli::CeilingArgs;
+use crate::config::load;
+use crate::config::system::Granularity;
 use crate::error::Error;
+use crate::model::quant::QuantType;
+use crate::model::traffic::ModelTraffic;
 use crate::report::numfmt::{c_g, python_float};
+use crate::report::plot::{Axis, LineChart, Series, Unit, line_svg};
+use crate::tier::latency::LatencyDist;
+use crate::units::{Bytes, BytesPerSec, Seconds};
 
 /// Validated options of `tiersim ceiling`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CeilingOptions {
     /// KV kilobytes (10^3 bytes) fetched per token.
     pub kv_kb_per_token: f64,
@@ -17,6 +28,21 @@ pub struct CeilingOptions {
     pub op_lat_ms: f64,
     /// Accesses per token.
     pub ops_per_token: f64,
+    /// The simulation beside the formula, when any simulation flag was given.
+    pub simulate: Option<SimulateCeiling>,
+}
+
+/// The simulated ceiling's setup and outputs.
+#[derive(Debug, Clone)]
+pub struct SimulateCeiling {
+    /// The setup (bytes, device, tokens, seed).
+    pub setup: CeilingSetup,
+    /// Where the bytes per token come from, for the table's heading.
+    pub source: String,
+    /// CSV output.
+    pub csv: Option<PathBuf>,
+    /// SVG output.
+    pub svg: Option<PathBuf>,
 }
 
 impl CeilingOptions {
@@ -41,12 +67,26 @@ impl CeilingOptions {
                 "contains 0; a bandwidth must be non-zero (the formula divides by it)",
             ));
         }
-        Ok(Self {
+        let mut o = Self {
             kv_kb_per_token: py_float("--kv-kb-per-token", &a.kv_kb_per_token)?,
             tier_mbps: list,
             op_lat_ms: py_float("--op-lat-ms", &a.op_lat_ms)?,
             ops_per_token: py_float("--ops-per-token", &a.ops_per_token)?,
-        })
+            simulate: None,
+        };
+        let wants_sim = a.queue_depth.is_some()
+            || a.parallel_units.is_some()
+            || a.io_size.is_some()
+            || a.read_latency.is_some()
+            || a.model.is_some()
+            || a.write_kb_per_token.is_some()
+            || a.csv.is_some()
+            || a.svg.is_some()
+            || a.fine;
+        if wants_sim {
+            o.simulate = Some(simulation(a, &mut o)?);
+        }
+        Ok(o)
     }
 }
 
@@ -57,8 +97,241 @@ pub fn script_tg_max(kv_kb: f64, mbps: f64, op_lat_ms: f64, ops: f64) -> f64 {
     if t == 0.0 { f64::INFINITY } else { 1.0 / t }
 }
 
-/// Prints what `kv_spill_sim.py` prints.
+fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling, Error> {
+    if o.tier_mbps.iter().any(|&m| !(m > 0.0 && m.is_finite())) {
+        return Err(Error::usage(
+            "--tier-mbps",
+            "must be positive and finite to simulate",
+        ));
+    }
+    if o.ops_per_token < 0.0 || o.op_lat_ms < 0.0 || o.kv_kb_per_token < 0.0 {
+        return Err(Error::usage(
+            "--ops-per-token",
+            "negative values cannot be simulated",
+        ));
+    }
+    let (read, source) = match &a.model {
+        Some(name) => {
+            let m = load::model(Some(name), &[])?;
+            let t = ModelTraffic::new(&m.spec);
+            let ty = QuantType::from_name(&a.kv_type).ok_or_else(|| {
+                Error::usage(
+                    "--kv-type",
+                    format!("`{}` is not a ggml type such as f16 or q8_0", a.kv_type),
+                )
+            })?;
+            let per = t.kv_per_token(ty, ty);
+            let kv: Bytes = (0..t.layers.len())
+                .map(|l| per * t.attended(l, u64::from(a.context)) as f64)
+                .sum();
+            let weights = if a.weights { t.model_size } else { Bytes::ZERO };
+            // The formula then charges the same bytes.
+            o.kv_kb_per_token = (kv + weights).0 / 1000.0;
+            let what = if a.weights { "KV + weights" } else { "KV" };
+            (
+                kv + weights,
+                format!("{what} of {} at {} tokens ({ty})", m.spec.name, a.context),
+            )
+        }
+        None => (
+            Bytes(o.kv_kb_per_token * 1000.0),
+            format!("{} kB per token", o.kv_kb_per_token),
+        ),
+    };
+    let latency = Seconds::ms(o.op_lat_ms);
+    let mut device = CeilingSetup::formula_device(read, o.ops_per_token, latency);
+    if let Some(qd) = a.queue_depth {
+        device.queue_depth = qd.max(1);
+    }
+    if let Some(u) = a.parallel_units {
+        device.parallel_units = u.max(1);
+    }
+    if let Some(io) = &a.io_size {
+        device.io_size = Bytes::parse(io).map_err(|e| Error::usage("--io-size", e.to_string()))?;
+        if device.io_size.0 <= 0.0 {
+            return Err(Error::usage("--io-size", "must be positive, e.g. 4KiB"));
+        }
+    }
+    if let Some(l) = &a.read_latency {
+        device.read_latency = latency_arg("--read-latency", l)?;
+    }
+    device.write_latency = match &a.write_latency {
+        Some(l) => latency_arg("--write-latency", l)?,
+        None => LatencyDist::fixed(Seconds::us(100.0)),
+    };
+    let write = match &a.write_kb_per_token {
+        Some(w) => Bytes(py_float("--write-kb-per-token", w)? * 1000.0),
+        None => Bytes::ZERO,
+    };
+    let write_bw = match &a.write_mbps {
+        Some(w) => Some(BytesPerSec(py_float("--write-mbps", w)? * 1e6)),
+        None => None,
+    };
+    if a.tokens == 0 {
+        return Err(Error::usage("--tokens", "is 0; expected at least 1"));
+    }
+    device.write_bw = write_bw.unwrap_or(BytesPerSec(f64::NAN));
+    Ok(SimulateCeiling {
+        setup: CeilingSetup {
+            read_per_token: read,
+            write_per_token: write,
+            formula: KvSpillCeiling {
+                bytes_per_token: Bytes(o.kv_kb_per_token * 1000.0),
+                ops_per_token: o.ops_per_token,
+                op_latency: latency,
+            },
+            device,
+            granularity: if a.fine {
+                Granularity::Fine
+            } else {
+                Granularity::Coarse
+            },
+            lanes: 8,
+            tokens: a.tokens,
+            seed: a.seed,
+        },
+        source,
+        csv: a.csv.clone(),
+        svg: a.svg.clone(),
+    })
+}
+
+/// A latency flag: YAML for a distribution, or `fio:FILE.json` for a measured one.
+fn latency_arg(flag: &str, text: &str) -> Result<LatencyDist, Error> {
+    if let Some(path) = text.strip_prefix("fio:") {
+        return crate::tier::fio::latency_from_fio_file(
+            std::path::Path::new(path),
+            None,
+            crate::tier::fio::FioOp::Read,
+        )
+        .map_err(|e| Error::usage(flag, e.to_string()));
+    }
+    serde_yaml::from_str(text).map_err(|e| {
+        Error::usage(
+            flag,
+            format!("`{text}` is not a latency distribution ({e})"),
+        )
+    })
+}
+
+/// Prints what `kv_spill_sim.py` prints, then the simulated ceiling when asked for.
 pub fn run(o: &CeilingOptions, out: &mut dyn Write) -> Result<(), Error> {
+    match &o.simulate {
+        None => run_formula(o, out),
+        Some(sim) => run_simulated(o, sim, out),
+    }
+}
+
+fn run_simulated(
+    o: &CeilingOptions,
+    sim: &SimulateCeiling,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let points: Vec<CeilingPoint> = {
+        use rayon::prelude::*;
+        o.tier_mbps
+            .par_iter()
+            .map(|&mbps| {
+                let mut setup = sim.setup.clone();
+                if setup.device.write_bw.0.is_nan() {
+                    setup.device.write_bw = BytesPerSec(mbps * 1e6);
+                }
+                setup.point(BytesPerSec(mbps * 1e6))
+            })
+            .collect()
+    };
+    let d = &sim.setup.device;
+    let mut text = format!(
+        "# {}: {} read per token; device qd {}, units {}, io {}, read latency mean {}\n",
+        sim.source,
+        sim.setup.read_per_token,
+        d.queue_depth,
+        d.parallel_units,
+        d.io_size,
+        d.read_latency.mean()
+    );
+    text.push_str("| tier MB/s | formula t/s | simulated t/s | p50 ms | p99 ms | p99.9 ms |");
+    for c in CAUSES {
+        text.push_str(&format!(" {c} % |"));
+    }
+    text.push_str("\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut head = vec![
+        "tier_mbps",
+        "formula_tps",
+        "simulated_tps",
+        "token_p50_ms",
+        "token_p99_ms",
+        "token_p999_ms",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    head.extend(CAUSES.iter().map(|c| format!("{c}_share")));
+    let _ = csv.write_record(&head);
+    for (mbps, p) in o.tier_mbps.iter().zip(&points) {
+        let [p50, p99, p999] = p.token_time.map(|t| t.as_ms());
+        text.push_str(&format!(
+            "| {} | {:.3} | {:.3} | {p50:.4} | {p99:.4} | {p999:.4} |",
+            c_g(*mbps),
+            p.formula_tps,
+            p.simulated_tps
+        ));
+        for s in p.shares {
+            text.push_str(&format!(" {:.1} |", 100.0 * s));
+        }
+        text.push('\n');
+        let mut rec = vec![
+            c_g(*mbps),
+            format!("{}", p.formula_tps),
+            format!("{}", p.simulated_tps),
+            format!("{p50}"),
+            format!("{p99}"),
+            format!("{p999}"),
+        ];
+        rec.extend(p.shares.iter().map(|s| format!("{s}")));
+        let _ = csv.write_record(&rec);
+    }
+    if let Some(path) = &sim.csv {
+        std::fs::write(path, csv.into_inner().unwrap_or_default()).map_err(Error::Output)?;
+        text.push_str(&format!("table: {}\n", path.display()));
+    }
+    if let Some(path) = &sim.svg {
+        let chart = LineChart {
+            title: "Decode ceiling vs tier read bandwidth".into(),
+            subtitle: Some(format!(
+                "{}; qd {}, units {}, io {}",
+                sim.source, d.queue_depth, d.parallel_units, d.io_size
+            )),
+            x: Axis::new("tier read bandwidth", Unit::BytesPerSec),
+            y: Axis::new("decode ceiling", Unit::TokensPerSec),
+            series: vec![
+                Series::new(
+                    "formula (kv_spill_sim.py)",
+                    o.tier_mbps
+                        .iter()
+                        .zip(&points)
+                        .map(|(m, p)| (m * 1e6, p.formula_tps))
+                        .collect(),
+                ),
+                Series::new(
+                    "simulated",
+                    o.tier_mbps
+                        .iter()
+                        .zip(&points)
+                        .map(|(m, p)| (m * 1e6, p.simulated_tps))
+                        .collect(),
+                ),
+            ],
+            references: Vec::new(),
+        };
+        std::fs::write(path, line_svg(&chart)).map_err(Error::Output)?;
+        text.push_str(&format!("plot: {}\n", path.display()));
+    }
+    out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+fn run_formula(o: &CeilingOptions, out: &mut dyn Write) -> Result<(), Error> {
     let mut text = format!(
         "kv_kb_per_token= {}\nop_lat_ms= {}\nops_per_token= {}\n\ntier_mbps,tg_tps_max\n",
         python_float(o.kv_kb_per_token),

@@ -6,6 +6,7 @@ pub mod ceiling;
 pub mod latency;
 pub mod require;
 pub mod simulate;
+pub mod stage;
 pub mod sweep;
 
 use std::ffi::OsString;
@@ -37,6 +38,8 @@ pub enum Command {
     /// The least (or most) value of a parameter that meets targets such as
     /// `tg >= 0.9*baseline`, by bisection, over a grid of other parameters.
     Require(RequireArgs),
+    /// Staging time of a model's weights through a capped tier (the `tier_copy.py` emulation).
+    Stage(stage::StageArgs),
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
     Ceiling(CeilingArgs),
     /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
@@ -134,6 +137,10 @@ pub struct SimulateArgs {
     /// Seed of the random streams.
     #[arg(long = "seed", default_value_t = 1)]
     pub seed: u64,
+    /// Cold start: copy the weights from this tier (name) into the local tier inside each
+    /// test's timed part, so time to first token includes the staging.
+    #[arg(long = "cold-from", value_name = "TIER")]
+    pub cold_from: Option<String>,
 }
 
 /// `tiersim sweep` flags.
@@ -229,6 +236,55 @@ pub struct CeilingArgs {
         allow_hyphen_values = true
     )]
     pub ops_per_token: String,
+    /// Beyond the formula: simulate the tier with this queue depth (default 1).
+    #[arg(long)]
+    pub queue_depth: Option<u32>,
+    /// Simulate with this many parallel units (default 1).
+    #[arg(long)]
+    pub parallel_units: Option<u32>,
+    /// Simulate with this transfer unit (default: the token's bytes over ops-per-token).
+    #[arg(long)]
+    pub io_size: Option<String>,
+    /// Simulate with this read latency distribution, as YAML (`4us`,
+    /// `{lognormal: {median: 50us, p99: 200us}}`), or `fio:FILE.json` for a measured one.
+    #[arg(long)]
+    pub read_latency: Option<String>,
+    /// Take the KV bytes per token from this model (preset, YAML or GGUF) at `--context`.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Context length (tokens of KV read per decoded token) with `--model`.
+    #[arg(long, default_value_t = 32768)]
+    pub context: u32,
+    /// KV cache type with `--model`.
+    #[arg(long, default_value = "f16")]
+    pub kv_type: String,
+    /// With `--model`: the model's weights stream from the tier too.
+    #[arg(long)]
+    pub weights: bool,
+    /// KV kilobytes written to the tier per token (flash program interference).
+    #[arg(long)]
+    pub write_kb_per_token: Option<String>,
+    /// Program latency of those writes, as YAML (default 100us).
+    #[arg(long)]
+    pub write_latency: Option<String>,
+    /// Write bandwidth in MB/s (default: the read bandwidth).
+    #[arg(long)]
+    pub write_mbps: Option<String>,
+    /// Tokens simulated per bandwidth.
+    #[arg(long, default_value_t = 64)]
+    pub tokens: u32,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the formula-and-simulation table as CSV here.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write the ceiling curve as SVG here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Simulate every access (`fine`) instead of lanes (`coarse`).
+    #[arg(long)]
+    pub fine: bool,
 }
 
 /// `tiersim model` subcommands.
@@ -289,6 +345,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             };
             require::run(args.spec.as_deref(), &args.out, threads, out)
         }
+        Command::Stage(args) => stage::run(&args, out),
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Latency(cmd) => latency::run(&cmd, out),

@@ -44,6 +44,8 @@ pub struct SimulateOptions {
     pub sets: Vec<Override>,
     /// Seed.
     pub seed: u64,
+    /// Tier the weights are staged from (cold start).
+    pub cold_from: Option<String>,
 }
 
 impl SimulateOptions {
@@ -99,6 +101,7 @@ impl SimulateOptions {
                 .map(|s| Override::parse(s))
                 .collect::<Result<_, _>>()?,
             seed: a.seed,
+            cold_from: a.cold_from,
         })
     }
 
@@ -124,7 +127,16 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
     let model = load::model(opts.model.as_deref(), &opts.sets)?;
     let system = load::system(opts.system.as_deref(), &opts.sets)?;
     let machine = Machine::new(&model.spec, &system.spec)?;
-    let cases = opts.cases();
+    let mut cases = opts.cases();
+    if let Some(name) = &opts.cold_from {
+        let tier = machine
+            .tier_index(name)
+            .filter(|&i| i > 0)
+            .ok_or_else(|| Error::usage("--cold-from", format!("`{name}` is not a device tier of {}; expected one of its tiers after the first", machine.system.name)))?;
+        for c in &mut cases {
+            c.stage_from = Some(tier);
+        }
+    }
     // Every test's capacity is checked before the first result is written, so a run either
     // fails at once or writes a complete, well-formed file.
     for case in &cases {

@@ -96,6 +96,27 @@ impl<'a> Run<'a> {
         &self.totals
     }
 
+    /// Copies `bytes` from device tier `tier` into the local tier starting now (a cold start's
+    /// staging of the weights); returns how long it took. The copy goes through the device like
+    /// any fetch, so its queue depth, units and latencies apply.
+    pub fn stage(&mut self, tier: usize, bytes: Bytes) -> SimTime {
+        let start = self.now;
+        let Some(dev) = self.devices.get_mut(tier).and_then(Option::as_mut) else {
+            return SimTime::ZERO;
+        };
+        let mut sched: Scheduler<ReadLeg> = Scheduler::new();
+        let mut end = start;
+        dev.read(start, bytes, &mut self.rng, |at, leg| {
+            sched.schedule(at, leg)
+        });
+        while let Some((t, leg)) = sched.pop() {
+            end = end.max(dev.transfer(t, leg));
+        }
+        self.sched.reset(end);
+        self.now = end;
+        end.saturating_sub(start)
+    }
+
     /// Simulates one step starting now; returns its duration.
     pub fn step(&mut self, step: Step) -> SimTime {
         let mut work = std::mem::take(&mut self.work);

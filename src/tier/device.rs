@@ -79,6 +79,7 @@ pub struct Device {
     read_bw: BytesPerSec,
     write_bw: BytesPerSec,
     io_size: Bytes,
+    read_mean: SimTime,
     stats: DeviceStats,
 }
 
@@ -105,6 +106,7 @@ impl Device {
             read_bw: p.read_bw,
             write_bw: p.write_bw,
             io_size: p.io_size,
+            read_mean: SimTime::from_seconds(p.read_latency.mean()),
             stats: DeviceStats::default(),
         }
     }
@@ -161,13 +163,19 @@ impl Device {
             let transfer =
                 SimTime::from_seconds(bytes * (ios as f64 / n_ios as f64) / self.read_bw);
             let per_round = SimTime(transfer.0 / rounds);
+            // When slots bind, each unit's chain is latency then its own transfer, round after
+            // round: a unit moves `rounds` ios, not the whole access.
+            let per_unit =
+                SimTime((u128::from(transfer.0) * u128::from(rounds) / u128::from(ios)) as u64);
             let (tail, hold) = if self.serial {
-                (transfer, self.hold(ios, latency) + transfer)
+                (per_unit, self.hold(ios, latency + per_unit))
             } else {
                 (per_round, self.hold(ios, latency))
             };
             let (start, _) = self.lanes.reserve(now, hold);
-            let first = start + SimTime(latency.0 / rounds);
+            // Data starts to flow when the first round ends: about one mean latency in, or
+            // sooner when the whole access is quicker than that.
+            let first = start + SimTime(latency.0 / rounds).min(self.read_mean);
             leg(
                 first,
                 ReadLeg {

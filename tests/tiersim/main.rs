@@ -709,3 +709,187 @@ fn bad_sweep_specs_fail_before_any_point_runs() {
         &["shard", "3/2"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Simulated ceilings, staging and cold start
+
+fn ceiling_setup(units: u32, qd: u32, latency: LatencyDist) -> tiersim::ceiling::CeilingSetup {
+    use tiersim::analytic::KvSpillCeiling;
+    tiersim::ceiling::CeilingSetup {
+        read_per_token: Bytes(2e6),
+        write_per_token: Bytes(0.0),
+        formula: KvSpillCeiling {
+            bytes_per_token: Bytes(2e6),
+            ops_per_token: 2.0,
+            op_latency: Seconds::ms(0.05),
+        },
+        device: DeviceParams {
+            read_bw: BytesPerSec(1.0),
+            write_bw: BytesPerSec(16e9),
+            read_latency: latency,
+            write_latency: LatencyDist::fixed(Seconds::us(100.0)),
+            parallel_units: units,
+            queue_depth: qd,
+            io_size: Bytes(4096.0),
+        },
+        granularity: Granularity::Coarse,
+        lanes: 8,
+        tokens: 32,
+        seed: 3,
+    }
+}
+
+#[test]
+fn simulated_ceiling_equals_the_formula_when_configured_as_it_assumes() {
+    let out = stdout(&[
+        "ceiling",
+        "--tier-mbps-list",
+        "500,1000,2000,4000,8000",
+        "--queue-depth",
+        "1",
+        "--tokens",
+        "8",
+    ]);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("tier MB/s"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    for r in rows {
+        let (formula, sim): (f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap());
+        assert_relative_eq!(formula, sim, max_relative = 1e-9);
+    }
+    // And through the library, to 1e-9 relative without printing's rounding.
+    let s = tiersim::ceiling::CeilingSetup {
+        device: tiersim::ceiling::CeilingSetup::formula_device(
+            Bytes(256e3),
+            2.0,
+            Seconds::ms(0.05),
+        ),
+        read_per_token: Bytes(256e3),
+        ..ceiling_setup(1, 1, LatencyDist::fixed(Seconds::ms(0.05)))
+    };
+    let s = tiersim::ceiling::CeilingSetup {
+        formula: tiersim::analytic::KvSpillCeiling {
+            bytes_per_token: Bytes(256e3),
+            ..s.formula
+        },
+        ..s
+    };
+    for mbps in [1.0, 750.5, 1e6] {
+        let p = s.point(BytesPerSec(mbps * 1e6));
+        assert_relative_eq!(p.simulated_tps, p.formula_tps, max_relative = 1e-9);
+    }
+}
+
+#[test]
+fn more_queue_depth_or_units_never_lower_the_ceiling_and_heavier_tails_never_raise_it() {
+    let bw = BytesPerSec(8e9);
+    let monotone = |lat: LatencyDist, slack: f64| {
+        let by_qd: Vec<f64> = [1, 2, 4, 16, 64, 256]
+            .iter()
+            .map(|&qd| ceiling_setup(256, qd, lat.clone()).point(bw).simulated_tps)
+            .collect();
+        assert!(
+            by_qd.windows(2).all(|w| w[1] >= w[0] * (1.0 - slack)),
+            "queue depth: {by_qd:?}"
+        );
+        let by_units: Vec<f64> = [1, 2, 8, 32, 128, 512]
+            .iter()
+            .map(|&u| ceiling_setup(u, 512, lat.clone()).point(bw).simulated_tps)
+            .collect();
+        assert!(
+            by_units.windows(2).all(|w| w[1] >= w[0] * (1.0 - slack)),
+            "units: {by_units:?}"
+        );
+    };
+    // Exact with a fixed latency; with a random one, two configurations draw different
+    // samples, so at the link bound they may differ by sampling noise (well under 1 %).
+    monotone(LatencyDist::fixed(Seconds::us(20.0)), 1e-9);
+    monotone(
+        LatencyDist::Lognormal {
+            median: Seconds::us(20.0),
+            p99: Seconds::us(60.0),
+        },
+        0.01,
+    );
+    let by_tail: Vec<f64> = [20.0, 40.0, 100.0, 400.0]
+        .iter()
+        .map(|&p99| {
+            ceiling_setup(
+                64,
+                64,
+                LatencyDist::Lognormal {
+                    median: Seconds::us(20.0),
+                    p99: Seconds::us(p99),
+                },
+            )
+            .point(bw)
+            .simulated_tps
+        })
+        .collect();
+    assert!(
+        by_tail.windows(2).all(|w| w[1] <= w[0] * 1.005),
+        "tail: {by_tail:?}"
+    );
+    assert!(
+        by_tail[3] < 0.5 * by_tail[0],
+        "a heavy tail costs: {by_tail:?}"
+    );
+}
+
+#[test]
+fn flash_writes_delay_reads_and_raise_p99_token_time() {
+    let lat = LatencyDist::Lognormal {
+        median: Seconds::us(4.0),
+        p99: Seconds::us(10.0),
+    };
+    let quiet = ceiling_setup(64, 128, lat.clone());
+    let busy = tiersim::ceiling::CeilingSetup {
+        write_per_token: Bytes(256e3),
+        ..ceiling_setup(64, 128, lat)
+    };
+    let bw = BytesPerSec(400e9);
+    let (q, b) = (quiet.point(bw), busy.point(bw));
+    assert!(
+        b.token_time[1].0 > q.token_time[1].0 * 1.2,
+        "p99 {:?} vs {:?}",
+        b.token_time,
+        q.token_time
+    );
+    assert!(b.shares[4] > 0.05, "write share {:?}", b.shares);
+}
+
+#[test]
+fn staging_reproduces_tier_copy_and_cold_start_includes_it() {
+    use tiersim::cli::stage::simulate_staging;
+    let size = Bytes(2_098_976_768.0);
+    for (cap, lat) in [(250e6, 0.0), (500e6, 1.0), (2000e6, 5.0)] {
+        let formula =
+            tiersim::analytic::staging_time(size, BytesPerSec(cap), Bytes(4e6), Seconds::ms(lat));
+        let sim = simulate_staging(size, BytesPerSec(cap), Bytes(4e6), Seconds::ms(lat));
+        assert_relative_eq!(sim.0, formula.0, max_relative = 1e-9);
+    }
+    let ttft = |cold: bool| {
+        let mut args = vec![
+            "simulate", "--system", "h100-ssd", "-p", "128", "-n", "0", "-r", "1", "-o", "jsonl",
+        ];
+        if cold {
+            args.extend(["--cold-from", "ssd"]);
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(stdout(&args).lines().next().unwrap()).unwrap();
+        v["ttft_ms"].as_f64().unwrap()
+    };
+    let (warm, cold) = (ttft(false), ttft(true));
+    // 2.1 GB through an SSD of 192 units x 4 KiB per ~62 us (about 12.6 GB/s): some 165 ms.
+    assert!(
+        cold - warm > 120.0 && cold - warm < 260.0,
+        "warm {warm} cold {cold}"
+    );
+    fails_with(
+        &["simulate", "--system", "h100", "--cold-from", "ssd"],
+        &["--cold-from", "ssd"],
+    );
+}

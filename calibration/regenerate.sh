@@ -1,0 +1,62 @@
+#!/bin/sh
+# Regenerates the fitted profiles and fit/validation reports in calibration/.
+# Run from the repository root:  sh calibration/regenerate.sh
+# (TIERSIM=path/to/tiersim to use a built binary; by default cargo builds the release one.)
+# Each fit takes from 30 s to a few minutes on 2 cores; everything is deterministic.
+set -eu
+T=${TIERSIM:-"cargo run --quiet --release --"}
+C=calibration
+R=tests/data/llama-bench/runs
+Q=qwen2.5-3b-instruct-q4_k_m
+S=smollm2-135m-instruct-q4_1
+
+# (a) The seeds' laptop: Ryzen 3 5300U, Qwen2.5-3B Q4_K_M, 8 threads, Findings V1.
+# All 18 post-restart (cold) medians:
+$T calibrate $C/findings_v1_cold.csv --model $Q --name laptop-ryzen3-5300u \
+  --out $C/laptop-ryzen3-5300u.all-points.profile.yaml \
+  --report $C/laptop-ryzen3-5300u.all-points.fit.md > /dev/null
+# Without the three p = 64 sweep points (their pp64 takes longer than pp128 at twice the tokens:
+# the first points after the restart; see laptop-ryzen3-5300u.md):
+$T calibrate $C/findings_v1_cold.csv --model $Q --name laptop-ryzen3-5300u \
+  --exclude n_prompt=64 \
+  --out $C/laptop-ryzen3-5300u.profile.yaml --report $C/laptop-ryzen3-5300u.fit.md > /dev/null
+# The warm table, predicted by that profile:
+$T validate $C/findings_v1_warm.csv --system $C/laptop-ryzen3-5300u.profile.yaml --model $Q \
+  --report $C/laptop-ryzen3-5300u.validate-warm.md > /dev/null
+$T validate $C/findings_v1_cold.csv --system $C/laptop-ryzen3-5300u.profile.yaml --model $Q \
+  --report $C/laptop-ryzen3-5300u.validate-cold-all.md > /dev/null
+
+# (b) The 2-core Zen 4 of data/llama-bench-2core-zen4, SmolLM2-135M Q4_1, 2 threads.
+# Held-out evaluation: fit on the pp and tg sweeps, validate on every other 2-thread run.
+$T calibrate $R/smollm2-135m-q4_1__pp_sweep__t2.json $R/smollm2-135m-q4_1__tg_sweep__t2.json \
+  --model $S --system $C/zen4-2core-base.yaml --name zen4-2core-t2-sweeps \
+  --out $C/zen4-2core-t2.sweeps.profile.yaml --report $C/zen4-2core-t2.sweeps.fit.md > /dev/null
+$T validate $R/smollm2-135m-q4_1__tg32_depth__t2.json $R/smollm2-135m-q4_1__pp128_depth__t2.json \
+  $R/smollm2-135m-q4_1__pp512_ubatch__t2.json $R/smollm2-135m-q4_1__pg128-64__t2.json \
+  $R/smollm2-135m-q4_1__kvtype_tg32_d0-2048__t2.json $R/smollm2-135m-q4_1__kvtype_pp512__t2.json \
+  $R/smollm2-135m-q4_1__fa_tg32_d0-2048__t2.json $R/smollm2-135m-q4_1__loadmode_pp512_tg128__t2.json \
+  $R/smollm2-135m-q4_1__repack_pp512_tg128__t2.json \
+  --model $S --system $C/zen4-2core-t2.sweeps.profile.yaml \
+  --report $C/zen4-2core-t2.sweeps.heldout.md > /dev/null
+# The profile: every 2-thread run at llama-bench's default settings (q8_0 KV caches, flash
+# attention off and repacking off are left out: the simulator has no physics for their kernels).
+$T calibrate $R/smollm2-135m-q4_1__*__t2.json --model $S --system $C/zen4-2core-base.yaml \
+  --exclude type_k=q8_0 --exclude type_v=q8_0 --exclude flash_attn=0 --exclude repack=false \
+  --name zen4-2core-t2 --out $C/zen4-2core-t2.profile.yaml --report $C/zen4-2core-t2.fit.md > /dev/null
+$T validate $R/smollm2-135m-q4_1__*__t2.json --model $S --system $C/zen4-2core-t2.profile.yaml \
+  --report $C/zen4-2core-t2.validate-all.md > /dev/null
+
+# (c) The same machine at 1 thread: nominal rates of one core (83.2 GFLOP/s, ~23 GB/s read).
+$T calibrate $R/smollm2-135m-q4_1__pp_sweep__t1.json $R/smollm2-135m-q4_1__tg_sweep__t1.json \
+  --model $S --system $C/zen4-2core-base.yaml --threads 1 \
+  --set compute.peak_flops=83.2GFLOP/s --set tiers.dram.read_bw=23GB/s \
+  --set "compute.device=AMD EPYC Zen 4 (Genoa) KVM guest, llama.cpp CPU backend, 1 thread" \
+  --name zen4-2core-t1-sweeps \
+  --out $C/zen4-2core-t1.sweeps.profile.yaml --report $C/zen4-2core-t1.sweeps.fit.md > /dev/null
+$T validate $R/smollm2-135m-q4_1__tg32_depth__t1.json --model $S \
+  --system $C/zen4-2core-t1.sweeps.profile.yaml \
+  --report $C/zen4-2core-t1.sweeps.heldout.md > /dev/null
+$T calibrate $R/smollm2-135m-q4_1__*__t1.json --model $S --system $C/zen4-2core-base.yaml \
+  --threads 1 --set compute.peak_flops=83.2GFLOP/s --set tiers.dram.read_bw=23GB/s \
+  --set "compute.device=AMD EPYC Zen 4 (Genoa) KVM guest, llama.cpp CPU backend, 1 thread" \
+  --name zen4-2core-t1 --out $C/zen4-2core-t1.profile.yaml --report $C/zen4-2core-t1.fit.md > /dev/null
