@@ -209,7 +209,7 @@ impl Exclusion {
     /// Whether `row` is excluded. A column of the source wins over the row field of the same
     /// name, so that `n_prompt=64` also drops the tg rows of a Findings sweep point `p = 64`.
     pub fn matches(&self, row: &BenchRow) -> bool {
-        field_text(row, &self.key).is_some_and(|v| self.values.iter().any(|x| *x == v))
+        field_text(row, &self.key).is_some_and(|v| self.values.contains(&v))
     }
 }
 

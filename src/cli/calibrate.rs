@@ -396,10 +396,17 @@ fn emit(report: &Report, file: Option<&Path>, out: &mut dyn Write) -> Result<(),
 
 /// The profile as YAML, headed by the command that regenerates it.
 fn profile_yaml(profile: &SystemSpec, args: &CalibrateArgs) -> Result<String, CalibrateError> {
-    let body = serde_yaml::to_string(profile).map_err(|e| CalibrateError::Output {
+    let yaml = serde_yaml::to_string(profile).map_err(|e| CalibrateError::Output {
         what: args.out.display().to_string(),
         source: std::io::Error::other(e),
     })?;
+    // Absent optional figures (a local tier's latencies) read back as absent either way; the
+    // profile is easier to read without them.
+    let body: String = yaml
+        .lines()
+        .filter(|l| !l.trim_end().ends_with(": null"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let mut cmd = vec!["tiersim calibrate".to_owned()];
     cmd.extend(args.files.iter().map(|f| f.display().to_string()));
     cmd.push(format!("--model {}", args.model.join(",")));

@@ -1,5 +1,7 @@
 //! A model placed on a system: every weight's home tier resolved and the capacity checked.
 
+use std::sync::OnceLock;
+
 use crate::config::error::ConfigError;
 use crate::config::system::{SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
@@ -20,7 +22,7 @@ pub struct LayerHomes {
 }
 
 /// A model on a system, ready to simulate.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Machine {
     /// The system as loaded.
     pub system: SystemSpec,
@@ -38,9 +40,10 @@ pub struct Machine {
     pub weight_bytes: Vec<Bytes>,
     /// Device figures of each tier after the first (`None` for the compute-local tier).
     pub devices: Vec<Option<DeviceParams>>,
-    /// Idle devices built from those figures, cloned by each run: building a sampler can cost
-    /// milliseconds (mixtures), cloning costs nothing like it.
-    pub idle_devices: Vec<Option<Device>>,
+    /// Idle devices built from those figures on first use and cloned by each run: building a
+    /// sampler can cost milliseconds (mixtures), cloning costs nothing like it, and a tier no
+    /// test touches never pays for it.
+    idle_devices: Vec<OnceLock<Device>>,
     /// Effective local bandwidth: read bandwidth × memory efficiency.
     pub local_bw: BytesPerSec,
 }
@@ -136,14 +139,7 @@ impl Machine {
                 })
             })
             .collect();
-        let sim = &system.sim;
-        let idle_devices = devices
-            .iter()
-            .map(|d: &Option<DeviceParams>| {
-                d.as_ref()
-                    .map(|p| Device::new(p, sim.granularity, sim.lanes))
-            })
-            .collect();
+        let idle_devices = (0..system.tiers.len()).map(|_| OnceLock::new()).collect();
         let local_bw = system.tiers[0].read_bw * system.compute.memory_efficiency;
         Ok(Self {
             system: system.clone(),
@@ -157,6 +153,15 @@ impl Machine {
             idle_devices,
             local_bw,
         })
+    }
+
+    /// An idle device for tier `tier` (`None` for the compute-local tier).
+    pub fn idle_device(&self, tier: usize) -> Option<&Device> {
+        let params = self.devices.get(tier)?.as_ref()?;
+        let sim = &self.system.sim;
+        Some(
+            self.idle_devices[tier].get_or_init(|| Device::new(params, sim.granularity, sim.lanes)),
+        )
     }
 
     /// Effective matmul rate for a step of `tokens` tokens.

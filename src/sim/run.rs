@@ -101,9 +101,10 @@ impl<'a> Run<'a> {
     /// any fetch, so its queue depth, units and latencies apply.
     pub fn stage(&mut self, tier: usize, bytes: Bytes) -> SimTime {
         let start = self.now;
-        let Some(dev) = self.devices.get_mut(tier).and_then(Option::as_mut) else {
+        if self.m.idle_device(tier).is_none() {
             return SimTime::ZERO;
-        };
+        }
+        let dev = device(self.m, &mut self.devices, tier);
         let mut sched: Scheduler<ReadLeg> = Scheduler::new();
         let mut end = start;
         dev.read(start, bytes, &mut self.rng, |at, leg| {
@@ -198,7 +199,7 @@ impl<'a> Run<'a> {
                 for tier in 1..work.tiers() {
                     let bytes = work.write(cur, tier);
                     if bytes.0 > 0.0 {
-                        let dev = self.devices[tier].as_mut().expect("device tier");
+                        let dev = device(self.m, &mut self.devices, tier);
                         dev.write(now, bytes, &mut self.rng);
                     }
                 }
@@ -215,7 +216,7 @@ impl<'a> Run<'a> {
             now = t;
             match ev {
                 Ev::Leg { tier, layer, leg } => {
-                    let dev = self.devices[tier as usize].as_mut().expect("device tier");
+                    let dev = device(self.m, &mut self.devices, tier as usize);
                     let done = dev.transfer(t, leg);
                     let st = &mut self.state[layer as usize];
                     if done >= st.fetch_end {
@@ -239,6 +240,7 @@ impl<'a> Run<'a> {
     /// Starts the fetch of layer `l`'s remote bytes at `now`.
     fn issue(&mut self, work: &StepWork, l: usize, now: SimTime) {
         let Self {
+            m,
             devices,
             sched,
             rng,
@@ -248,12 +250,12 @@ impl<'a> Run<'a> {
         let st = &mut state[l];
         st.issued = true;
         st.fetch_end = now;
-        for (tier, dev) in devices.iter_mut().enumerate().skip(1) {
+        for tier in 1..devices.len() {
             let bytes = work.read(l, tier);
             if bytes.0 <= 0.0 {
                 continue;
             }
-            let dev = dev.as_mut().expect("device tier");
+            let dev = device(m, devices, tier);
             st.buffered += bytes;
             dev.read(now, bytes, rng, |first, leg| {
                 st.pending += 1;
@@ -269,4 +271,13 @@ impl<'a> Run<'a> {
         }
         st.fetched = st.pending == 0;
     }
+}
+
+/// The run's device for `tier`, cloned from the machine's idle one on first use.
+fn device<'d>(m: &Machine, devices: &'d mut [Option<Device>], tier: usize) -> &'d mut Device {
+    devices[tier].get_or_insert_with(|| {
+        m.idle_device(tier)
+            .expect("traffic only goes to device tiers")
+            .clone()
+    })
 }
