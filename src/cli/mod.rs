@@ -2,6 +2,7 @@
 //! then run. llama-bench's single-dash long flags (`-pg`, `-ub`, `-ctk`) are accepted by
 //! rewriting them to clap's double-dash form before parsing.
 
+pub mod calibrate;
 pub mod ceiling;
 pub mod latency;
 pub mod require;
@@ -34,14 +35,18 @@ pub enum Command {
     Simulate(Box<SimulateArgs>),
     /// Run a sweep spec (default: the embedded headline sweep) in parallel into CSV, plots and
     /// a summary; `sweep merge` joins shard outputs.
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
     /// The least (or most) value of a parameter that meets targets such as
     /// `tg >= 0.9*baseline`, by bisection, over a grid of other parameters.
     Require(RequireArgs),
+    /// Fit a system profile to measured llama-bench results.
+    Calibrate(Box<calibrate::CalibrateArgs>),
+    /// Compare a profile's predictions with measured llama-bench results.
+    Validate(Box<calibrate::ValidateArgs>),
     /// Staging time of a model's weights through a capped tier (the `tier_copy.py` emulation).
     Stage(stage::StageArgs),
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
-    Ceiling(CeilingArgs),
+    Ceiling(Box<CeilingArgs>),
     /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -345,6 +350,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             };
             require::run(args.spec.as_deref(), &args.out, threads, out)
         }
+        Command::Calibrate(args) => calibrate::run_calibrate(&args, out),
+        Command::Validate(args) => calibrate::run_validate(&args, out),
         Command::Stage(args) => stage::run(&args, out),
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),

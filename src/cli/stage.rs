@@ -71,8 +71,8 @@ pub fn run(a: &StageArgs, out: &mut dyn Write) -> Result<(), Error> {
     let size = ModelTraffic::new(&m.spec).model_size;
     let chunk = Bytes::parse(&a.chunk).map_err(|e| Error::usage("--chunk", e.to_string()))?;
     if chunk.0 <= 0.0
-        || a.cap_mbps_list.iter().any(|&c| !(c > 0.0))
-        || a.chunk_lat_ms_list.iter().any(|&l| !(l >= 0.0))
+        || a.cap_mbps_list.iter().any(|&c| c.is_nan() || c <= 0.0)
+        || a.chunk_lat_ms_list.iter().any(|&l| l.is_nan() || l < 0.0)
     {
         return Err(Error::usage(
             "--cap-mbps-list",

@@ -95,8 +95,11 @@ impl StepWork {
         }
 
         let head = n - 1;
-        self.reads[head * tiers + m.output] += t.output;
-        self.reads[head * tiers] += t.output_norm;
+        // llama.cpp skips the output head on a ubatch that asks for no logits.
+        if step.outputs > 0 {
+            self.reads[head * tiers + m.output] += t.output;
+            self.reads[head * tiers] += t.output_norm;
+        }
         let local = self.reads[head * tiers];
         self.local.push(local);
         let flops = t.head_flops(step.outputs) / matmul;

@@ -596,7 +596,7 @@ impl Prepared {
         header.extend([
             "target".into(),
             "status".into(),
-            format!("{p}"),
+            p.to_string(),
             "metric_at".into(),
             format!("{p}_failed"),
             "metric_failed".into(),
