@@ -76,5 +76,53 @@ fn decode_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, engine, decode_step);
+fn ceiling_curve(c: &mut Criterion) {
+    use tiersim::analytic::KvSpillCeiling;
+    use tiersim::ceiling::CeilingSetup;
+    use tiersim::config::system::Granularity;
+    use tiersim::tier::device::DeviceParams;
+    use tiersim::tier::latency::LatencyDist;
+    use tiersim::units::{Bytes, BytesPerSec, Seconds};
+    // 256 kB of KV per token from a lognormal tier, 100 bandwidths from 100 MB/s to 100 GB/s.
+    let setup = CeilingSetup {
+        read_per_token: Bytes(256e3),
+        write_per_token: Bytes(0.0),
+        formula: KvSpillCeiling {
+            bytes_per_token: Bytes(256e3),
+            ops_per_token: 2.0,
+            op_latency: Seconds::ms(0.05),
+        },
+        device: DeviceParams {
+            read_bw: BytesPerSec(1e9),
+            write_bw: BytesPerSec(1e9),
+            read_latency: LatencyDist::Lognormal {
+                median: Seconds::us(50.0),
+                p99: Seconds::us(200.0),
+            },
+            write_latency: LatencyDist::fixed(Seconds::us(100.0)),
+            parallel_units: 64,
+            queue_depth: 32,
+            io_size: Bytes(4096.0),
+        },
+        granularity: Granularity::Coarse,
+        lanes: 8,
+        tokens: 64,
+        seed: 1,
+    };
+    let bws: Vec<BytesPerSec> = (0..100)
+        .map(|i| BytesPerSec(1e8 * 1000f64.powf(f64::from(i) / 99.0)))
+        .collect();
+    let mut g = c.benchmark_group("ceiling");
+    g.sample_size(10);
+    g.bench_function("curve_100_points_lognormal_one_core", |b| {
+        b.iter(|| {
+            bws.iter()
+                .map(|&bw| setup.point(bw).simulated_tps)
+                .sum::<f64>()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engine, decode_step, ceiling_curve);
 criterion_main!(benches);
