@@ -45,7 +45,12 @@ impl SweepOptions {
 
 /// Runs the sweep and prints its summary.
 pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
-    let prepared = Prepared::load(o.spec.as_deref())?;
+    // Checking every point runs in parallel too, on the threads asked for.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(o.run.threads)
+        .build()
+        .map_err(|e| Error::usage("--threads", e.to_string()))?;
+    let prepared = pool.install(|| Prepared::load(o.spec.as_deref()))?;
     let report = sweep::run(&prepared, &o.run)?;
     let text = summary::summarise(&report.csv, prepared.spec.vary.len())?;
     let mut lines = format!(
