@@ -67,8 +67,49 @@ pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
     if o.spec.is_none() && o.run.shard.count == 1 {
         writeln!(out).map_err(Error::Output)?;
         crate::cli::require::run(None, &o.run.out, o.run.threads, out)?;
+        writeln!(out).map_err(Error::Output)?;
+        default_ceiling(&o.run.out, out)?;
     }
     Ok(())
+}
+
+/// The headline decode ceiling: the seeds' model's 32k-token KV read from one HBF stack (the
+/// preset's device) per token, formula beside simulation, from 10 GB/s to 1.6 TB/s.
+fn default_ceiling(dir: &std::path::Path, out: &mut dyn Write) -> Result<(), Error> {
+    let csv = dir.join("ceiling-qwen2.5-3b-hbf.csv");
+    let svg = dir.join("ceiling-qwen2.5-3b-hbf.svg");
+    let (csv, svg) = (csv.display().to_string(), svg.display().to_string());
+    let args = [
+        "tiersim",
+        "ceiling",
+        "--model",
+        "qwen2.5-3b-instruct-q4_k_m",
+        "--context",
+        "32768",
+        "--tier-mbps-list",
+        "10000,20000,50000,100000,200000,400000,800000,1600000",
+        "--queue-depth",
+        "512",
+        "--parallel-units",
+        "256",
+        "--io-size",
+        "4KiB",
+        "--read-latency",
+        "{lognormal: {median: 4us, p99: 10us}}",
+        "--write-kb-per-token",
+        "36",
+        "--write-mbps",
+        "16000",
+        "--write-latency",
+        "100us",
+        "--csv",
+        &csv,
+        "--svg",
+        &svg,
+    ];
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args)
+        .map_err(|e| Error::usage("ceiling", e.to_string()))?;
+    crate::cli::run(cli, out)
 }
 
 /// Merges shard CSVs into one file.

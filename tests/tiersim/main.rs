@@ -893,3 +893,62 @@ fn staging_reproduces_tier_copy_and_cold_start_includes_it() {
         &["--cold-from", "ssd"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Calibration
+
+#[test]
+fn validate_reports_error_per_metric_on_the_seeds_table() {
+    let out = stdout(&[
+        "validate",
+        "--system",
+        "laptop-ryzen3-5300u",
+        "--model",
+        "qwen2.5-3b-instruct-q4_k_m",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/calibration/findings_v1_cold.csv"
+        ),
+    ]);
+    for needle in ["| pp |", "| tg |", "| all |"] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+}
+
+#[test]
+fn calibrating_rows_of_two_models_with_one_model_is_refused() {
+    let dir = scratch("two-models");
+    let mut text = String::new();
+    for model in ["smollm2-135m-instruct-q4_1", "qwen2.5-3b-instruct-q4_k_m"] {
+        text.push_str(&stdout(&[
+            "simulate",
+            "--model",
+            model,
+            "--system",
+            "laptop-ryzen3-5300u",
+            "-p",
+            "64",
+            "-n",
+            "8",
+            "-r",
+            "2",
+            "-o",
+            "jsonl",
+        ]));
+    }
+    let file = dir.join("mixed.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("p.yaml");
+    fails_with(
+        &[
+            "calibrate",
+            file.to_str().unwrap(),
+            "--model",
+            "smollm2-135m-instruct-q4_1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["several models"],
+    );
+    assert!(!out.exists());
+}
