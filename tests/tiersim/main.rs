@@ -952,3 +952,49 @@ fn calibrating_rows_of_two_models_with_one_model_is_refused() {
     );
     assert!(!out.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Requirements
+
+#[test]
+fn requirement_answers_meet_the_target_and_one_tolerance_less_does_not() {
+    let spec = "name: t
+model: smollm2-135m-instruct-q4_1
+system: h100-hbf
+tests: {n_prompt: [0], n_gen: [8], n_depth: [4096]}
+repeats: 2
+seed: 3
+set: {placement.kv.budget: 0B}
+solve: {param: tiers.hbf.read_bw, bounds: [1GB/s, 4TB/s], goal: least, tolerance: 2%}
+targets: ['tg >= 0.9*baseline', 'tg >= 0.5*baseline', 'tpot_p99 <= 2ms']
+over:
+  - {param: tiers.hbf.latency_scale, values: [0.5, 2]}
+";
+    let p = tiersim::sweep::require::Prepared::load(spec, "test").unwrap();
+    let rows = p.solve(2).unwrap();
+    assert_eq!(rows.len(), 6);
+    let baselines = tiersim::sweep::point::BaselineCache::default();
+    let mut found = 0;
+    for (i, r) in rows.iter().enumerate() {
+        let combo = i / 3;
+        let target = &p.targets[i % 3];
+        if let tiersim::sweep::require::Answer::Found { value, .. } = r.answer {
+            found += 1;
+            let at = p.evaluate(&baselines, combo, value).unwrap();
+            assert!(
+                target.check(&p.cases, &at).unwrap().0,
+                "{} fails at its answer {value}",
+                r.target
+            );
+            let short = p.evaluate(&baselines, combo, p.short_of(value)).unwrap();
+            assert!(
+                !target.check(&p.cases, &short).unwrap().0,
+                "{} meets one tolerance short of {value}",
+                r.target
+            );
+        }
+    }
+    assert!(found >= 4, "{rows:?}");
+    // Parallel solving gives the same table as one thread.
+    assert_eq!(p.csv(&rows), p.csv(&p.solve(1).unwrap()));
+}
