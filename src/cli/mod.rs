@@ -45,6 +45,14 @@ pub enum Command {
     Validate(Box<calibrate::ValidateArgs>),
     /// Staging time of a model's weights through a capped tier (the `tier_copy.py` emulation).
     Stage(stage::StageArgs),
+    /// SVG curves from a sweep CSV (its JSON sidecar names the varied parameters).
+    Plot {
+        /// The sweep CSV.
+        csv: PathBuf,
+        /// Where the SVG files go (default: beside the CSV).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Decode ceiling vs tier bandwidth: `kv_spill_sim.py`'s formula, printed as it prints it.
     Ceiling(Box<CeilingArgs>),
     /// Model specs: `model inspect FILE.gguf` prints the spec a GGUF header describes.
@@ -352,6 +360,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         }
         Command::Calibrate(args) => calibrate::run_calibrate(&args, out),
         Command::Validate(args) => calibrate::run_validate(&args, out),
+        Command::Plot { csv, out: dir } => {
+            let mut text = String::new();
+            for p in crate::sweep::plots::plot_csv(&csv, dir.as_deref())? {
+                text.push_str(&format!("plot: {}\n", p.display()));
+            }
+            out.write_all(text.as_bytes()).map_err(Error::Output)
+        }
         Command::Stage(args) => stage::run(&args, out),
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),

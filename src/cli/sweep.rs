@@ -58,7 +58,7 @@ pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
         prepared.spec.name, report.simulated, report.resumed, report.seconds, o.run.threads
     );
     if o.plots {
-        for p in crate::sweep::plots::write_sweep_plots(&prepared, &report.csv, &o.run.out)? {
+        for p in crate::sweep::plots::write_sweep_plots(&prepared.spec, &report.csv, &o.run.out)? {
             lines.push_str(&format!("plot: {}\n", p.display()));
         }
     }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::report::plot::{Axis, ContourChart, LineChart, Series, Unit, contour_svg, line_svg};
-use crate::sweep::Prepared;
+use crate::sweep::output::{Sidecar, sidecar_path};
+use crate::sweep::spec::SweepSpec;
 use crate::units::Quantity;
 
 /// One CSV row, reduced to what the charts use.
@@ -103,8 +104,8 @@ fn slug(test: &str) -> String {
 }
 
 /// Writes the charts of a finished sweep next to its CSV; returns their paths.
-pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let axes: Vec<String> = p.spec.vary.iter().map(|a| a.param.clone()).collect();
+pub fn write_sweep_plots(spec: &SweepSpec, csv: &Path, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let axes: Vec<String> = spec.vary.iter().map(|a| a.param.clone()).collect();
     let rows = read_rows(csv, axes.len())?;
     let mut tests: Vec<String> = Vec::new();
     for r in &rows {
@@ -114,7 +115,7 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
     }
     let subtitle = format!(
         "{} on {}, seed {}, {} repeats",
-        p.spec.model, p.spec.system, p.spec.seed, p.spec.repeats
+        spec.model, spec.system, spec.seed, spec.repeats
     );
     let units: Vec<Option<Unit>> = (0..axes.len())
         .map(|i| numeric_axis(&rows.iter().map(|r| r.axes[i].as_str()).collect::<Vec<_>>()))
@@ -129,7 +130,7 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
     for test in &tests {
         let of_test: Vec<&Row> = rows.iter().filter(|r| &r.test == test).collect();
         // The x axis: in a grid, the numeric axis with the most values; one at a time, each.
-        let x_axes: Vec<usize> = if p.spec.grid {
+        let x_axes: Vec<usize> = if spec.grid {
             let distinct = |i: usize| {
                 of_test
                     .iter()
@@ -184,7 +185,7 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
                 .take(3)
                 .collect();
             let chart = LineChart {
-                title: format!("{} — {test} vs {}", p.spec.name, param_label(&axes[xi])),
+                title: format!("{} — {test} vs {}", spec.name, param_label(&axes[xi])),
                 subtitle: Some(subtitle.clone()),
                 x: Axis::new(param_label(&axes[xi]), units[xi].clone().expect("numeric")),
                 y: Axis::new(format!("{test} rate"), Unit::TokensPerSec),
@@ -204,12 +205,12 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
                 String::new()
             };
             save(
-                format!("{}.{}{suffix}.svg", p.spec.name, slug(test)),
+                format!("{}.{}{suffix}.svg", spec.name, slug(test)),
                 line_svg(&chart),
             )?;
         }
         // Iso-degradation contours when exactly two numeric parameters form the grid.
-        if p.spec.grid && axes.len() == 2 && units.iter().all(Option::is_some) {
+        if spec.grid && axes.len() == 2 && units.iter().all(Option::is_some) {
             let mut xs: Vec<f64> = of_test.iter().map(|r| value(&r.axes[0])).collect();
             let mut ys: Vec<f64> = of_test.iter().map(|r| value(&r.axes[1])).collect();
             for v in [&mut xs, &mut ys] {
@@ -227,7 +228,7 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
                 z[iy][ix] = r.degradation.unwrap_or(f64::NAN);
             }
             let chart = ContourChart {
-                title: format!("{} — {test} degradation", p.spec.name),
+                title: format!("{} — {test} degradation", spec.name),
                 subtitle: Some(subtitle.clone()),
                 x: Axis::new(param_label(&axes[0]), units[0].clone().expect("numeric")),
                 y: Axis::new(param_label(&axes[1]), units[1].clone().expect("numeric")),
@@ -238,10 +239,35 @@ pub fn write_sweep_plots(p: &Prepared, csv: &Path, dir: &Path) -> Result<Vec<Pat
                 z_label: "degradation %".into(),
             };
             save(
-                format!("{}.{}.contour.svg", p.spec.name, slug(test)),
+                format!("{}.{}.contour.svg", spec.name, slug(test)),
                 contour_svg(&chart),
             )?;
         }
     }
     Ok(written)
+}
+
+/// Plots a sweep CSV written earlier, reading the sweep's spec from its sidecar; the charts go
+/// to `dir` (default: beside the CSV).
+pub fn plot_csv(csv: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>, Error> {
+    let side = sidecar_path(csv);
+    let sidecar: Sidecar = std::fs::read_to_string(&side)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            Error::usage(
+                "plot",
+                format!(
+                    "{} has no readable sidecar {}; plot the CSV of a tiersim sweep",
+                    csv.display(),
+                    side.display()
+                ),
+            )
+        })?;
+    let dir = dir.map_or_else(
+        || csv.parent().unwrap_or(Path::new(".")).to_owned(),
+        Path::to_owned,
+    );
+    std::fs::create_dir_all(&dir).map_err(Error::Output)?;
+    write_sweep_plots(&sidecar.spec, csv, &dir)
 }

@@ -998,3 +998,57 @@ over:
     // Parallel solving gives the same table as one thread.
     assert_eq!(p.csv(&rows), p.csv(&p.solve(1).unwrap()));
 }
+
+#[test]
+fn sweeps_plot_curves_and_contours_and_plot_redraws_them() {
+    let dir = scratch("sweep-plots");
+    let spec = dir.join("two.yaml");
+    std::fs::write(
+        &spec,
+        "name: two
+model: smollm2-135m-instruct-q4_1
+system: h100-hbf
+tests: {n_prompt: [0], n_gen: [8], n_depth: [2048]}
+set: {placement.kv.budget: 0B}
+grid: true
+vary:
+  - {param: tiers.hbf.read_bw, range: {from: 10GB/s, to: 1.6TB/s, steps: 5, scale: log}}
+  - {param: tiers.hbf.latency_scale, values: [0.5, 1, 4, 16]}
+",
+    )
+    .unwrap();
+    let out = stdout(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let curve = dir.join("two.tg8-d2048.svg");
+    let contour = dir.join("two.tg8-d2048.contour.svg");
+    assert!(out.contains("two.tg8-d2048.contour.svg"), "{out}");
+    let (curve_svg, contour_svg) = (
+        std::fs::read_to_string(&curve).unwrap(),
+        std::fs::read_to_string(&contour).unwrap(),
+    );
+    assert!(
+        curve_svg.starts_with("<svg")
+            && curve_svg.contains("B/s")
+            && curve_svg.contains("baseline")
+    );
+    assert!(contour_svg.contains("<polyline") || contour_svg.contains("<path"));
+    let again = dir.join("again");
+    stdout(&[
+        "plot",
+        dir.join("two.csv").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(again.join("two.tg8-d2048.svg")).unwrap(),
+        curve_svg
+    );
+    assert_eq!(
+        std::fs::read_to_string(again.join("two.tg8-d2048.contour.svg")).unwrap(),
+        contour_svg
+    );
+}
