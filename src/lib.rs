@@ -18,9 +18,20 @@
 //! - [`sim`]: a model placed on a system ([`sim::machine::Machine`]), KV residency as the context
 //!   grows ([`sim::kv::KvLayout`]), what each step asks of each layer ([`sim::work::StepWork`])
 //!   and its execution with overlap ([`sim::run::Run`]).
-//! - [`scenario`]: llama-bench's `pp`, `tg` and `pg` tests with depth, batch, ubatch and
-//!   repetitions; [`report`]: the md, csv, json and jsonl exporters with llama-bench's fields.
+//! - [`scenario`]: llama-bench's `pp`, `tg` and `pg` tests with depth, batch, ubatch, cold
+//!   start and repetitions; [`report`]: the md, csv, json and jsonl exporters with llama-bench's
+//!   fields, and SVG charts ([`report::plot`]).
+//! - [`sweep`]: parameter grids run in parallel into a tidy CSV (resumable, shardable), their
+//!   plots, and the requirement solver ([`sweep::require`]).
+//! - [`analytic`] and [`ceiling`]: the predecessor's closed forms (decode ceiling, staging) and
+//!   the simulated ceiling beside them, with the share of each cause.
+//! - [`calibrate`]: llama-bench output readers (every format), fitting a system profile to
+//!   measured runs, and the fit report.
 //! - [`cli`]: the command line, parsed once into typed options.
+//!
+//! Two rules hold everywhere: every dimensional number is a unit type (a bare number where a
+//! unit is needed does not parse), and every random draw comes from a stream named by
+//! `(seed, id)` ([`rng::stream`]), so results do not depend on thread count or shard split.
 //!
 //! A typical use from code:
 //!

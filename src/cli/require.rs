@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::report::plot::{Axis, LineChart, Series, Unit, line_svg};
-use crate::sweep::plots::param_label;
+use crate::report::plot::{Axis, LineChart, Series, line_svg};
+use crate::sweep::plots::{param_label, unit_of};
 use crate::sweep::require::{Answer, Prepared, RequirementRow};
 use crate::sweep::spec::{quantity, value_text};
 use crate::units::Quantity;
@@ -53,17 +53,6 @@ pub fn run(
         text.push_str(&format!("plot: {}\n", path.display()));
     }
     out.write_all(text.as_bytes()).map_err(Error::Output)
-}
-
-fn unit_of(q: Quantity) -> Unit {
-    match q {
-        Quantity::Rate(_) => Unit::BytesPerSec,
-        Quantity::Size(_) => Unit::Bytes,
-        Quantity::Time(_) => Unit::Seconds,
-        Quantity::Flops(_) => Unit::Custom("FLOP/s".into()),
-        Quantity::Plain(_, true) => Unit::Count,
-        Quantity::Plain(_, false) => Unit::Ratio,
-    }
 }
 
 /// The answer vs the first `over` parameter, one line per target (and other combination).

@@ -63,14 +63,19 @@ fn numeric_axis(values: &[&str]) -> Option<Unit> {
     if !qs.iter().all(|q| q.same_kind(first)) {
         return None;
     }
-    Some(match first {
+    Some(unit_of(first))
+}
+
+/// The plot unit of a quantity's kind.
+pub fn unit_of(q: Quantity) -> Unit {
+    match q {
         Quantity::Rate(_) => Unit::BytesPerSec,
         Quantity::Size(_) => Unit::Bytes,
         Quantity::Time(_) => Unit::Seconds,
         Quantity::Flops(_) => Unit::Custom("FLOP/s".into()),
         Quantity::Plain(_, true) => Unit::Count,
         Quantity::Plain(_, false) => Unit::Ratio,
-    })
+    }
 }
 
 fn value(text: &str) -> f64 {
