@@ -162,7 +162,8 @@ fn format_prefixed(f: &mut fmt::Formatter<'_>, value: f64, base: &str, iec: bool
             ("Mi", 1048576.0),
             ("Ki", 1024.0),
         ] {
-            if value >= m && (value / m).fract() == 0.0 {
+            // Only a short mantissa reads as a size (64KiB, 512GiB; not 41516144KiB).
+            if value >= m && (value / m).fract() == 0.0 && value / m < 1024.0 {
                 // Prefer the decimal spelling when it is just as exact and shorter (1GB, not 953.67MiB).
                 let si_exact = [1e15, 1e12, 1e9, 1e6, 1e3]
                     .iter()
@@ -374,6 +375,25 @@ impl Bytes {
             },
         )
         .map(Self)
+    }
+
+    /// The size to three significant digits with a decimal prefix (`42.5GB`), for messages
+    /// where reading it at a glance matters more than exactness.
+    pub fn human(self) -> String {
+        for (p, m) in [("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)] {
+            if self.0.abs() >= m {
+                let v = self.0 / m;
+                let decimals = if v.abs() >= 100.0 {
+                    0
+                } else if v.abs() >= 10.0 {
+                    1
+                } else {
+                    2
+                };
+                return format!("{v:.decimals$}{p}B");
+            }
+        }
+        format!("{}B", self.0)
     }
 
     /// A size given in kibibytes.

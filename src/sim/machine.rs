@@ -192,8 +192,8 @@ pub fn overflow(what: String, tier: &str, capacity: Bytes, needed: Bytes) -> Con
     ConfigError::Capacity {
         what,
         tier: tier.to_owned(),
-        capacity: capacity.to_string(),
-        needed: needed.to_string(),
-        over: (needed - capacity).to_string(),
+        capacity: capacity.human(),
+        needed: needed.human(),
+        over: (needed - capacity).human(),
     }
 }

@@ -153,8 +153,21 @@ impl Prepared {
                 .collect()
         };
         let mut tiers = 0;
-        for r in checks {
-            tiers = tiers.max(r?);
+        for (id, r) in checks.into_iter().enumerate() {
+            match r {
+                Ok(t) => tiers = tiers.max(t),
+                Err(e) => {
+                    let at: Vec<String> = SweepSpec::point(&axes, spec.grid, id as u64)
+                        .values
+                        .iter()
+                        .map(|(i, v)| format!("{}={}", spec.vary[*i].param, spec::value_text(v)))
+                        .collect();
+                    return Err(ConfigError::Parse {
+                        origin: format!("{origin}, point {id} ({})", at.join(", ")),
+                        message: e.to_string(),
+                    });
+                }
+            }
         }
         Ok(Self {
             spec,
