@@ -307,6 +307,7 @@ pub fn record(
                 0.0
             },
             stall_ms: f.stall.as_ms(),
+            lifetime_years: lifetime_years(t, f.bytes_written, Seconds(wall)),
         })
         .collect();
     let c = &m.system.compute;
@@ -360,4 +361,20 @@ fn model_type(m: &Machine) -> String {
         size,
         m.model.quant.default.name().to_uppercase()
     )
+}
+
+/// Years a flash tier lasts when `written` bytes arrive every `wall` seconds:
+/// `capacity · pe_cycles / (write_rate · waf)`; `None` without endurance figures or writes.
+pub fn lifetime_years(
+    t: &crate::config::system::TierSpec,
+    written: Bytes,
+    wall: Seconds,
+) -> Option<f64> {
+    let e = t.endurance.as_ref()?;
+    if written.0 <= 0.0 || wall.0 <= 0.0 {
+        return None;
+    }
+    let rate = written / wall;
+    let seconds = t.capacity.0 * e.pe_cycles / (rate.0 * e.waf);
+    Some(seconds / (365.25 * 24.0 * 3600.0))
 }

@@ -137,6 +137,8 @@ fn text(v: Value<'_>) -> String {
         Value::Str(s) => s.to_owned(),
         Value::UInt(n) => n.to_string(),
         Value::Int(n) => n.to_string(),
+        // An absent figure (a tier without wear) is an empty field.
+        Value::Float(x) if x.is_nan() => String::new(),
         Value::Float(x) => fmt_fixed6(x),
     }
 }
@@ -174,8 +176,8 @@ mod tests {
         model_type,model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,\
         n_gpu_layers,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
         stddev_ts,system,seed,ttft_ms,tpot_p50_ms,tpot_p99_ms,\
-        hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,\
-        hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms";
+        hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,hbm_lifetime_years,\
+        hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms,hbf_lifetime_years";
 
     #[test]
     fn header_then_fully_quoted_rows() {
@@ -189,7 +191,7 @@ mod tests {
             );
             assert!(row.contains(",\"models/llama-3.1-8b,q4_k_m.yaml\","));
         }
-        assert!(lines[2].ends_with(",\"137438953472\",\"2147483648\",\"5497.558139\",\"85.899346\",\"0.437500\",\"404.938271\""));
+        assert!(lines[2].ends_with(",\"137438953472\",\"2147483648\",\"5497.558139\",\"85.899346\",\"0.437500\",\"404.938271\",\"\""));
 
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let header = reader.headers().unwrap().clone();

@@ -202,7 +202,7 @@ fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 5] {
 }
 
 /// One tier's figures without its name, in [`TierUsage`] order.
-fn tier_scalars(t: &TierUsage) -> [(&'static str, Value<'_>); 6] {
+fn tier_scalars(t: &TierUsage) -> [(&'static str, Value<'_>); 7] {
     use Value::*;
     [
         ("bytes_read", UInt(t.bytes_read)),
@@ -211,6 +211,10 @@ fn tier_scalars(t: &TierUsage) -> [(&'static str, Value<'_>); 6] {
         ("write_gbps", Float(t.write_gbps)),
         ("utilisation", Float(t.utilisation)),
         ("stall_ms", Float(t.stall_ms)),
+        (
+            "lifetime_years",
+            Float(t.lifetime_years.unwrap_or(f64::NAN)),
+        ),
     ]
 }
 
@@ -291,6 +295,7 @@ pub(crate) mod testutil {
             write_gbps: read as f64 / 1.6e9,
             utilisation: 0.4375,
             stall_ms,
+            lifetime_years: None,
         }
     }
 

@@ -100,6 +100,10 @@ pub struct TierUsage {
     pub utilisation: f64,
     /// Time compute waited on this tier, in milliseconds.
     pub stall_ms: f64,
+    /// Years until a flash tier's P/E cycles are used up at this test's write rate,
+    /// `capacity · pe_cycles / (write_rate · waf)`; `None` without endurance figures or without
+    /// writes (no wear).
+    pub lifetime_years: Option<f64>,
 }
 
 impl BenchRecord {

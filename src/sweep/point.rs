@@ -182,6 +182,7 @@ pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
             "_read_gbps",
             "_utilisation",
             "_stall_share",
+            "_lifetime_years",
         ] {
             h.push(format!("tier{t}{c}"));
         }
@@ -193,6 +194,8 @@ pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
 pub struct PointEval {
     /// Tier names of the point's system, fastest first.
     pub tier_names: Vec<String>,
+    /// The tiers' specs (for endurance).
+    pub tier_specs: Vec<crate::config::system::TierSpec>,
     /// Each test's outcome, in test order.
     pub outcomes: Vec<TestOutcome>,
     /// Baseline rate of each test.
@@ -221,6 +224,7 @@ pub fn evaluate(
         .collect::<Result<_, _>>()?;
     Ok(PointEval {
         tier_names: m.system.tiers.iter().map(|t| t.name.clone()).collect(),
+        tier_specs: m.system.tiers.clone(),
         outcomes,
         baseline,
     })
@@ -288,8 +292,18 @@ pub fn run_point(
                         0.0
                     }),
                     num(if wall > 0.0 { f.stall.0 / wall } else { 0.0 }),
+                    eval.tier_specs
+                        .get(t)
+                        .and_then(|spec_t| {
+                            scenario::lifetime_years(
+                                spec_t,
+                                f.bytes_written,
+                                crate::units::Seconds(wall),
+                            )
+                        })
+                        .map_or_else(String::new, num),
                 ]),
-                _ => row.extend(std::iter::repeat_n(String::new(), 6)),
+                _ => row.extend(std::iter::repeat_n(String::new(), 7)),
             }
         }
         rows.push(row);

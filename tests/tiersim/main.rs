@@ -1052,3 +1052,41 @@ vary:
         contour_svg
     );
 }
+
+#[test]
+fn flash_lifetime_follows_capacity_pe_cycles_and_write_rate() {
+    let run = |depth: &str| {
+        let out = stdout(&[
+            "simulate",
+            "--system",
+            "h100-hbf",
+            "-p",
+            "0",
+            "-n",
+            "32",
+            "-d",
+            depth,
+            "-r",
+            "1",
+            "-o",
+            "jsonl",
+            "--set",
+            "placement.kv.budget=64MiB",
+        ]);
+        serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).unwrap()
+    };
+    // Nothing spills at depth 0: no writes, no wear.
+    assert!(run("0")["tiers"][1]["lifetime_years"].is_null());
+    let r = run("8192");
+    let hbf = &r["tiers"][1];
+    let sys = load::system(Some("h100-hbf"), &[]).unwrap().spec;
+    let t = &sys.tiers[1];
+    let e = t.endurance.as_ref().unwrap();
+    let rate = hbf["bytes_written"].as_f64().unwrap() / (r["avg_ns"].as_f64().unwrap() * 1e-9);
+    let years = t.capacity.0 * e.pe_cycles / (rate * e.waf) / (365.25 * 86400.0);
+    assert_relative_eq!(
+        hbf["lifetime_years"].as_f64().unwrap(),
+        years,
+        max_relative = 1e-4
+    );
+}
