@@ -1090,3 +1090,39 @@ fn flash_lifetime_follows_capacity_pe_cycles_and_write_rate() {
         max_relative = 1e-4
     );
 }
+
+#[test]
+fn overlapping_fetches_with_compute_never_slows_decode() {
+    let tg = |mode: &str| {
+        let set = format!("overlap.mode={mode}");
+        let out = stdout(&[
+            "simulate",
+            "--model",
+            "smollm2-135m-instruct-q4_1",
+            "-p",
+            "0",
+            "-n",
+            "16",
+            "-d",
+            "8192",
+            "-r",
+            "1",
+            "-o",
+            "jsonl",
+            "--set",
+            "placement.kv.budget=0B",
+            "--set",
+            &set,
+            "--set",
+            "overlap.prefetch_layers=2",
+        ]);
+        serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).unwrap()["avg_ts"]
+            .as_f64()
+            .unwrap()
+    };
+    let (none, stream, prefetch) = (tg("none"), tg("stream"), tg("prefetch"));
+    assert!(
+        stream >= none && prefetch >= none,
+        "none {none} stream {stream} prefetch {prefetch}"
+    );
+}
