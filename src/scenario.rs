@@ -164,6 +164,32 @@ pub struct TestOutcome {
     pub tiers: Vec<TierFigures>,
 }
 
+impl TestOutcome {
+    /// Each repetition's rate, `(n_prompt + n_gen) / time`, as llama-bench's `samples_ts`.
+    pub fn rates(&self, case: &TestCase) -> Vec<f64> {
+        let tokens = f64::from(case.n_prompt + case.n_gen);
+        self.samples
+            .iter()
+            .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
+            .collect()
+    }
+
+    /// Mean and sample standard deviation of the rates (llama-bench's `avg_ts`, `stddev_ts`).
+    pub fn rate_stats(&self, case: &TestCase) -> (f64, f64) {
+        mean_sd(&self.rates(case))
+    }
+
+    /// Mean wall time of a repetition.
+    pub fn mean_time(&self) -> Seconds {
+        Seconds(mean_sd(&self.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0)
+    }
+
+    /// Mean time to first token.
+    pub fn mean_ttft(&self) -> Seconds {
+        Seconds(mean_sd(&self.ttft.iter().map(|s| s.0).collect::<Vec<_>>()).0)
+    }
+}
+
 /// What a tier did in one repetition, mean over repetitions.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TierFigures {
@@ -275,20 +301,15 @@ pub fn record(
     case: &TestCase,
     out: &TestOutcome,
 ) -> BenchRecord {
-    let tokens = f64::from(case.n_prompt + case.n_gen);
     let ns: Vec<u64> = out
         .samples
         .iter()
         .map(|s| (s.0 * 1e9).round() as u64)
         .collect();
-    let ts: Vec<f64> = out
-        .samples
-        .iter()
-        .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
-        .collect();
+    let ts = out.rates(case);
     let (avg_ns, sd_ns) = mean_sd(&ns.iter().map(|&x| x as f64).collect::<Vec<_>>());
     let (avg_ts, sd_ts) = mean_sd(&ts);
-    let wall = mean_sd(&out.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0;
+    let wall = out.mean_time().0;
     let per_sec = |b: Bytes| if wall > 0.0 { b.0 / wall / 1e9 } else { 0.0 };
     let tiers = m
         .system
@@ -340,7 +361,7 @@ pub fn record(
         samples_ts: ts,
         system: m.system.name.clone(),
         seed: ctx.seed,
-        ttft_ms: mean_sd(&out.ttft.iter().map(|s| s.as_ms()).collect::<Vec<_>>()).0,
+        ttft_ms: out.mean_ttft().as_ms(),
         tpot_p50_ms: percentile(&out.tpot, 0.5).as_ms(),
         tpot_p99_ms: percentile(&out.tpot, 0.99).as_ms(),
         tiers,

@@ -39,6 +39,8 @@ pub struct SimulateCeiling {
     pub setup: CeilingSetup,
     /// Where the bytes per token come from, for the table's heading.
     pub source: String,
+    /// Write bandwidth; the read bandwidth of each point when absent.
+    pub write_bw: Option<BytesPerSec>,
     /// CSV output.
     pub csv: Option<PathBuf>,
     /// SVG output.
@@ -170,7 +172,7 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
     if a.tokens == 0 {
         return Err(Error::usage("--tokens", "is 0; expected at least 1"));
     }
-    device.write_bw = write_bw.unwrap_or(BytesPerSec(f64::NAN));
+
     Ok(SimulateCeiling {
         setup: CeilingSetup {
             read_per_token: read,
@@ -191,6 +193,7 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
             seed: a.seed,
         },
         source,
+        write_bw,
         csv: a.csv.clone(),
         svg: a.svg.clone(),
     })
@@ -232,11 +235,10 @@ fn run_simulated(
         o.tier_mbps
             .par_iter()
             .map(|&mbps| {
+                let bw = BytesPerSec(mbps * 1e6);
                 let mut setup = sim.setup.clone();
-                if setup.device.write_bw.0.is_nan() {
-                    setup.device.write_bw = BytesPerSec(mbps * 1e6);
-                }
-                setup.point(BytesPerSec(mbps * 1e6))
+                setup.device.write_bw = sim.write_bw.unwrap_or(bw);
+                setup.point(bw)
             })
             .collect()
     };

@@ -48,14 +48,22 @@ impl Override {
         let (key, value) = text
             .split_once('=')
             .ok_or_else(|| err("expected key=value, e.g. tiers.hbf.read_bw=800GB/s"))?;
-        let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
-        if path.iter().any(String::is_empty) {
-            return Err(err(
-                "the key has an empty segment; expected a dotted path such as tiers.hbf.read_bw",
-            ));
-        }
         let value = serde_yaml::from_str(value.trim())
             .map_err(|e| err(&format!("the value is not valid YAML ({e})")))?;
+        Self::new(key.trim(), value, text)
+    }
+
+    /// An override setting the dotted `path` to a YAML value; `text` is how it was written.
+    pub fn new(path: &str, value: Value, text: &str) -> Result<Self, ConfigError> {
+        let path: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Override {
+                text: text.to_owned(),
+                message:
+                    "the key has an empty segment; expected a dotted path such as tiers.hbf.read_bw"
+                        .into(),
+            });
+        }
         Ok(Self {
             path,
             value,

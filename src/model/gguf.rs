@@ -826,26 +826,6 @@ pub fn to_model_spec(h: &GgufHeader, name: &str) -> Result<ModelSpec, GgufError>
     derive(h, name, name)
 }
 
-const ALL_BLOCK_TENSORS: [BlockTensor; 14] = {
-    use BlockTensor::*;
-    [
-        AttnQ,
-        AttnK,
-        AttnV,
-        AttnOutput,
-        FfnGate,
-        FfnUp,
-        FfnDown,
-        FfnGateInp,
-        FfnGateExps,
-        FfnUpExps,
-        FfnDownExps,
-        FfnGateShexp,
-        FfnUpShexp,
-        FfnDownShexp,
-    ]
-};
-
 fn inconsistent(msg: String) -> GgufError {
     GgufError::Inconsistent(msg)
 }
@@ -1023,7 +1003,7 @@ enum Part {
 fn classify(rest: &str, t: &TensorInfo, d_model: u64, head_dim: u64) -> Part {
     let one_d = |n: u64| t.dims.len() == 1 && t.dims[0] == n;
     if let Some(base) = rest.strip_suffix(".weight") {
-        if let Some(bt) = ALL_BLOCK_TENSORS.iter().find(|bt| bt.name() == base) {
+        if let Some(bt) = BlockTensor::ALL.iter().find(|bt| bt.name() == base) {
             return Part::Matrix(*bt);
         }
         if matches!(base, "attn_q_norm" | "attn_k_norm") && one_d(head_dim) {

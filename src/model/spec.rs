@@ -150,6 +150,27 @@ pub enum BlockTensor {
 }
 
 impl BlockTensor {
+    /// Every block tensor, for look-ups by GGUF name.
+    pub const ALL: [BlockTensor; 14] = {
+        use BlockTensor::*;
+        [
+            AttnQ,
+            AttnK,
+            AttnV,
+            AttnOutput,
+            FfnGate,
+            FfnUp,
+            FfnDown,
+            FfnGateInp,
+            FfnGateExps,
+            FfnUpExps,
+            FfnDownExps,
+            FfnGateShexp,
+            FfnUpShexp,
+            FfnDownShexp,
+        ]
+    };
+
     /// The GGUF name suffix.
     pub fn name(self) -> &'static str {
         use BlockTensor::*;

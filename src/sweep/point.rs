@@ -8,7 +8,7 @@ use crate::config::load::{self, Loaded, Override};
 use crate::config::system::SystemSpec;
 use crate::model::spec::ModelSpec;
 use crate::rng;
-use crate::scenario::{self, TestCase, TestGrid, TestOutcome, mean_sd, percentile};
+use crate::scenario::{self, TestCase, TestGrid, TestOutcome, percentile};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::sweep::spec::{Baseline, Point, SweepSpec, map_overrides, value_override, value_text};
@@ -123,7 +123,7 @@ impl BaselineCache {
                 .map(|(i, c)| {
                     let out = scenario::run_test(&m, c, repeats, seed, i as u32)
                         .map_err(|e| e.to_string())?;
-                    Ok(rate_stats(c, &out).0)
+                    Ok(out.rate_stats(c).0)
                 })
                 .collect()
         });
@@ -139,17 +139,6 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// Mean and standard deviation of a test's per-repetition rates.
-pub fn rate_stats(c: &TestCase, out: &TestOutcome) -> (f64, f64) {
-    let tokens = f64::from(c.n_prompt + c.n_gen);
-    let ts: Vec<f64> = out
-        .samples
-        .iter()
-        .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
-        .collect();
-    mean_sd(&ts)
 }
 
 /// The CSV header for a sweep with `axes` and up to `tiers` tiers per system.
@@ -243,8 +232,8 @@ pub fn run_point(
     let base = &eval.baseline;
     let mut rows = Vec::with_capacity(cases.len());
     for (i, (c, out)) in cases.iter().zip(&eval.outcomes).enumerate() {
-        let (ts, sd) = rate_stats(c, out);
-        let wall = mean_sd(&out.samples.iter().map(|s| s.0).collect::<Vec<_>>()).0;
+        let (ts, sd) = out.rate_stats(c);
+        let wall = out.mean_time().0;
         let mut row = vec![point.id.to_string()];
         for a in 0..spec.vary.len() {
             row.push(
@@ -271,7 +260,7 @@ pub fn run_point(
             num(sd),
             b,
             deg,
-            num(mean_sd(&out.ttft.iter().map(|s| s.as_ms()).collect::<Vec<_>>()).0),
+            num(out.mean_ttft().as_ms()),
             num(percentile(&out.tpot, 0.5).as_ms()),
             num(percentile(&out.tpot, 0.99).as_ms()),
         ]);

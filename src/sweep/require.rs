@@ -15,8 +15,8 @@ use serde_yaml::Value;
 
 use crate::config::error::ConfigError;
 use crate::config::load;
-use crate::scenario::{TestCase, mean_sd, percentile};
-use crate::sweep::point::{self, BaselineCache, PointEval, rate_stats};
+use crate::scenario::{TestCase, percentile};
+use crate::sweep::point::{self, BaselineCache, PointEval};
 use crate::sweep::spec::{
     Axis, Baseline, Point, SweepSpec, TestsSpec, quantity, quantity_value, value_text,
 };
@@ -227,10 +227,10 @@ impl Metric {
         let out = &e.outcomes[i];
         let base = e.baseline.as_ref().map(|b| b[i]);
         let v = match self {
-            Metric::Pp | Metric::Tg | Metric::Pg => rate_stats(&cases[i], out).0,
+            Metric::Pp | Metric::Tg | Metric::Pg => out.rate_stats(&cases[i]).0,
             Metric::TpotP50 => percentile(&out.tpot, 0.5).0,
             Metric::TpotP99 => percentile(&out.tpot, 0.99).0,
-            Metric::Ttft => mean_sd(&out.ttft.iter().map(|s| s.0).collect::<Vec<_>>()).0,
+            Metric::Ttft => out.mean_ttft().0,
         };
         (v, base)
     }
@@ -309,6 +309,7 @@ pub struct Prepared {
     pub over: Vec<Vec<Value>>,
     /// The tests.
     pub cases: Vec<TestCase>,
+    fixed: Vec<crate::config::load::Override>,
     lo: f64,
     hi: f64,
     kind: Quantity,
@@ -439,6 +440,7 @@ impl Prepared {
         };
         let log = lo > 0.0 && hi / lo >= 100.0;
         Ok(Self {
+            fixed: checked.fixed,
             spec,
             sweep,
             targets,
@@ -495,10 +497,9 @@ impl Prepared {
         let mut values: Vec<(usize, Value)> =
             self.over[combo].iter().cloned().enumerate().collect();
         values.push((n_over, self.value(x)));
-        let fixed = self.sweep.fixed_overrides()?;
         point::evaluate(
             &self.sweep,
-            &fixed,
+            &self.fixed,
             &self.cases,
             baselines,
             &Point {

@@ -277,11 +277,7 @@ pub fn map_overrides(map: &BTreeMap<String, Value>) -> Result<Vec<Override>, Con
 
 /// An override setting `path` to a YAML value.
 pub fn value_override(path: &str, v: &Value) -> Result<Override, ConfigError> {
-    let text = format!("{path}={}", value_text(v));
-    let mut o = Override::parse(&format!("{path}=null"))?;
-    o.value = v.clone();
-    o.text = text;
-    Ok(o)
+    Override::new(path, v.clone(), &format!("{path}={}", value_text(v)))
 }
 
 /// A value as one line of text (`800GB/s`, `16`, `{lognormal: ...}` as flow YAML).
