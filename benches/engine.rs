@@ -66,11 +66,7 @@ fn decode_step(c: &mut Criterion) {
     let m = Machine::new(&model.spec, &system.spec).unwrap();
     let kv = KvLayout::new(&m, QuantType::F16, QuantType::F16, 1 << 20).unwrap();
     let mut run = Run::new(&m, &kv, rng::stream(1, 0));
-    let step = Step {
-        ctx: 32_768,
-        tokens: 1,
-        outputs: 1,
-    };
+    let step = Step::single(32_768, 1, 1);
     c.bench_function("decode_step_36_layers_32k_kv_on_hbf", |b| {
         b.iter(|| black_box(run.step(step)));
     });

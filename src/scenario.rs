@@ -5,6 +5,7 @@ use crate::config::error::ConfigError;
 use crate::model::quant::QuantType;
 use crate::report::{BenchRecord, TierUsage};
 use crate::rng;
+use crate::sim::experts::CacheStats;
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::sim::run::Run;
@@ -63,21 +64,13 @@ impl TestCase {
                 let tokens = in_batch.min(ub);
                 in_batch -= tokens;
                 left -= tokens;
-                let step = Step {
-                    ctx,
-                    tokens,
-                    outputs: u32::from(in_batch == 0),
-                };
+                let step = Step::single(ctx, tokens, u32::from(in_batch == 0));
                 ctx += u64::from(tokens);
                 return Some((step, false));
             }
             if gen_left > 0 {
                 gen_left -= 1;
-                let step = Step {
-                    ctx,
-                    tokens: 1,
-                    outputs: 1,
-                };
+                let step = Step::single(ctx, 1, 1);
                 ctx += 1;
                 return Some((step, true));
             }
@@ -162,6 +155,8 @@ pub struct TestOutcome {
     pub tpot: Vec<Seconds>,
     /// Per-tier figures, mean over repetitions.
     pub tiers: Vec<TierFigures>,
+    /// Expert-cache accesses over all repetitions; `None` without a cache in use.
+    pub expert_cache: Option<CacheStats>,
 }
 
 impl TestOutcome {
@@ -219,6 +214,7 @@ pub fn run_test(
         ttft: Vec::with_capacity(reps as usize),
         tpot: Vec::new(),
         tiers: vec![TierFigures::default(); n_tiers],
+        expert_cache: None,
     };
     let reps_f = f64::from(reps.max(1));
     for r in 0..reps.max(1) {
@@ -239,6 +235,11 @@ pub fn run_test(
             if ttft.is_none() && (decode || step.outputs > 0) {
                 ttft = Some(run.now().to_seconds());
             }
+        }
+        if let Some(c) = run.expert_cache() {
+            let sum = out.expert_cache.get_or_insert_with(CacheStats::default);
+            sum.accesses += c.accesses;
+            sum.hits += c.hits;
         }
         out.samples.push(run.now().to_seconds());
         out.ttft.push(ttft.unwrap_or(Seconds::ZERO));
@@ -364,6 +365,7 @@ pub fn record(
         ttft_ms: out.mean_ttft().as_ms(),
         tpot_p50_ms: percentile(&out.tpot, 0.5).as_ms(),
         tpot_p99_ms: percentile(&out.tpot, 0.99).as_ms(),
+        expert_hit_rate: out.expert_cache.and_then(|c| c.hit_rate()),
         tiers,
     }
 }

@@ -28,6 +28,9 @@ pub struct SystemSpec {
     /// How fetches from remote tiers overlap compute.
     #[serde(default)]
     pub overlap: OverlapSpec,
+    /// Mixture-of-experts routing and the expert cache.
+    #[serde(default)]
+    pub experts: ExpertSpec,
     /// Simulation fidelity.
     #[serde(default)]
     pub sim: SimSpec,
@@ -252,6 +255,57 @@ pub enum OverlapMode {
     Stream,
     /// Fetch `prefetch_layers` layers ahead into a bounded buffer.
     Prefetch,
+}
+
+/// How a mixture-of-experts model's tokens pick their experts, and the expert cache.
+///
+/// Dense models ignore it. Routing is drawn per token from a seeded stream of its own, so a
+/// dense model's results do not change when these settings do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpertSpec {
+    /// `sampled` draws each token's experts; `expected` reads the expected number of distinct
+    /// experts under uniform routing, `n · (1 − (1 − k/n)^T)` (no cache, no randomness).
+    #[serde(default)]
+    pub routing: Routing,
+    /// Zipf exponent of expert popularity: expert of rank `r` is picked with weight `r^-skew`
+    /// (0 = uniform). Each layer ranks its experts in its own seeded order.
+    #[serde(default)]
+    pub skew: f64,
+    /// Bytes of the compute-local tier kept as an LRU cache of experts whose home is a slower
+    /// tier; hits are read locally, misses from the home tier and copied in. None: no cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Bytes>,
+    /// Whether a test starts with the cache holding the most popular experts (the steady state
+    /// a warm server reaches) rather than empty.
+    #[serde(default = "yes")]
+    pub warm: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ExpertSpec {
+    fn default() -> Self {
+        Self {
+            routing: Routing::Sampled,
+            skew: 0.0,
+            cache: None,
+            warm: true,
+        }
+    }
+}
+
+/// Expert routing modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// Each token draws `experts_per_token` distinct experts by popularity.
+    #[default]
+    Sampled,
+    /// The expected count of distinct experts under uniform routing.
+    Expected,
 }
 
 /// Simulation fidelity.

@@ -212,6 +212,15 @@ impl ModelTraffic {
         }
     }
 
+    /// [`Self::attended`] summed over `seqs` sequences holding `ctx` cached tokens between them,
+    /// spread as evenly as integers allow. Exact for global layers whatever the spread (the sum
+    /// is linear); for a sliding window it assumes the even spread.
+    pub fn attended_by(&self, layer: usize, ctx: u64, seqs: u32) -> u64 {
+        split(ctx, seqs)
+            .map(|(c, n)| n * self.attended(layer, c))
+            .sum()
+    }
+
     /// Matmul FLOPs of one layer for `tokens` tokens: `2 · P_active · T`.
     pub fn matmul_flops(&self, layer: usize, tokens: u32) -> Flops {
         Flops(2.0 * self.layers[layer].active_params * f64::from(tokens))
@@ -231,10 +240,28 @@ impl ModelTraffic {
         Flops(4.0 * self.attn_width * positions)
     }
 
+    /// [`Self::attention_flops`] of `seqs` sequences, each adding `tokens` tokens, holding `ctx`
+    /// cached tokens between them (spread as in [`Self::attended_by`]).
+    pub fn attention_flops_by(&self, layer: usize, ctx: u64, tokens: u32, seqs: u32) -> Flops {
+        split(ctx, seqs)
+            .map(|(c, n)| self.attention_flops(layer, c, tokens) * n as f64)
+            .sum()
+    }
+
     /// Output head FLOPs for the logits of `outputs` tokens.
     pub fn head_flops(&self, outputs: u32) -> Flops {
         Flops(2.0 * self.head_params * f64::from(outputs))
     }
+}
+
+/// `ctx` tokens over `seqs` sequences as evenly as integers allow: `(tokens each, sequences)`
+/// pairs, at most two of them.
+fn split(ctx: u64, seqs: u32) -> impl Iterator<Item = (u64, u64)> {
+    let seqs = u64::from(seqs.max(1));
+    let (q, r) = (ctx / seqs, ctx % seqs);
+    [(q + 1, r), (q, seqs - r)]
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
 }
 
 /// The type of block tensor `t` on `layer`: the last matching override, else the default.

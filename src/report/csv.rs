@@ -128,6 +128,7 @@ const NAMES_ONLY: BenchRecord = BenchRecord {
     ttft_ms: 0.0,
     tpot_p50_ms: 0.0,
     tpot_p99_ms: 0.0,
+    expert_hit_rate: None,
     tiers: Vec::new(),
 };
 
@@ -175,7 +176,7 @@ mod tests {
     const HEADER: &str = "build_commit,build_number,cpu_info,gpu_info,backends,model_filename,\
         model_type,model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,\
         n_gpu_layers,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
-        stddev_ts,system,seed,ttft_ms,tpot_p50_ms,tpot_p99_ms,\
+        stddev_ts,system,seed,ttft_ms,tpot_p50_ms,tpot_p99_ms,expert_hit_rate,\
         hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,hbm_lifetime_years,\
         hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms,hbf_lifetime_years";
 
@@ -272,6 +273,6 @@ mod tests {
     fn empty_run_is_a_header() {
         let text = render(&[]).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert!(text.ends_with("tpot_p99_ms\n"));
+        assert!(text.ends_with("expert_hit_rate\n"));
     }
 }

@@ -172,12 +172,13 @@ mod tests {
     use crate::report::testutil::{Keys, REAL_JSON, real_json_records, sample_records, serde_keys};
     use crate::report::{OutputFormat, RunInfo, export};
 
-    const SIM_KEYS: [&str; 6] = [
+    const SIM_KEYS: [&str; 7] = [
         "system",
         "seed",
         "ttft_ms",
         "tpot_p50_ms",
         "tpot_p99_ms",
+        "expert_hit_rate",
         "tiers",
     ];
 

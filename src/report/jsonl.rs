@@ -74,7 +74,7 @@ mod tests {
             );
         }
         assert!(lines[1].contains(
-            r#""tpot_p99_ms": 9.062500, "tiers": [ {"tier": "hbm", "bytes_read": 629854044160, "#
+            r#""tpot_p99_ms": 9.062500, "expert_hit_rate": null, "tiers": [ {"tier": "hbm", "#
         ));
     }
 

@@ -190,7 +190,7 @@ fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 24] {
 }
 
 /// The simulator's scalar fields, in record order; the per-tier figures follow them.
-fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 5] {
+fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 6] {
     use Value::*;
     [
         ("system", Str(&r.system)),
@@ -198,6 +198,10 @@ fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 5] {
         ("ttft_ms", Float(r.ttft_ms)),
         ("tpot_p50_ms", Float(r.tpot_p50_ms)),
         ("tpot_p99_ms", Float(r.tpot_p99_ms)),
+        (
+            "expert_hit_rate",
+            Float(r.expert_hit_rate.unwrap_or(f64::NAN)),
+        ),
     ]
 }
 
@@ -334,6 +338,7 @@ pub(crate) mod testutil {
             ttft_ms: 41.234567,
             tpot_p50_ms: 0.0,
             tpot_p99_ms: 0.0,
+            expert_hit_rate: None,
             tiers: vec![
                 tier("hbm", 4_920_734_720, 0.0),
                 tier("hbf", 1_073_741_824, 3.5),
@@ -352,6 +357,7 @@ pub(crate) mod testutil {
             ttft_ms: 7.9,
             tpot_p50_ms: 7.8125,
             tpot_p99_ms: 9.0625,
+            expert_hit_rate: None,
             tiers: vec![
                 tier("hbm", 629_854_044_160, 0.0),
                 tier("hbf", 137_438_953_472, 404.9382712),
@@ -437,6 +443,7 @@ pub(crate) mod testutil {
             ttft_ms: 1.5,
             tpot_p50_ms: 0.0,
             tpot_p99_ms: 0.0,
+            expert_hit_rate: None,
             tiers: vec![tier("dram", 96_576_768, 0.0)],
         }
     }

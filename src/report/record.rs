@@ -78,6 +78,9 @@ pub struct BenchRecord {
     /// 99th percentile per-token decode latency over all decoded tokens of all repetitions, in
     /// milliseconds; 0 when `n_gen` is 0.
     pub tpot_p99_ms: f64,
+    /// Fraction of the distinct experts steps asked for that the expert cache held, 0 to 1;
+    /// `None` without an expert cache in use.
+    pub expert_hit_rate: Option<f64>,
     /// Traffic and contention per memory tier, in the system's tier order: fastest first, the
     /// first being the compute-local tier.
     pub tiers: Vec<TierUsage>,

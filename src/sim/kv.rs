@@ -10,6 +10,7 @@ use crate::config::error::ConfigError;
 use crate::config::system::SpillPolicy;
 use crate::model::quant::QuantType;
 use crate::sim::machine::{Machine, overflow};
+use crate::sim::work::Step;
 use crate::units::Bytes;
 
 /// KV residency for one test: a pure function of the context length.
@@ -46,6 +47,17 @@ impl KvLayout {
         type_v: QuantType,
         max_ctx: u64,
     ) -> Result<Self, ConfigError> {
+        Self::for_batch(m, type_k, type_v, max_ctx, 1)
+    }
+
+    /// Lays out the KV cache of `seqs` sequences holding up to `max_ctx` tokens between them.
+    pub fn for_batch(
+        m: &Machine,
+        type_k: QuantType,
+        type_v: QuantType,
+        max_ctx: u64,
+        seqs: u32,
+    ) -> Result<Self, ConfigError> {
         let kv = &m.system.placement.kv;
         let tiers: Vec<usize> = kv
             .tiers
@@ -73,15 +85,20 @@ impl KvLayout {
             }
         };
         let what = |ctx: u64| {
+            let seqs = if seqs > 1 {
+                format!(" over {seqs} sequences")
+            } else {
+                String::new()
+            };
             format!(
-                "the KV cache at {ctx} tokens ({} of {} per token and layer)",
+                "the KV cache at {ctx} tokens{seqs} ({} of {} per token and layer)",
                 per_token, m.model.name
             )
         };
         let n_global = t.layers.iter().filter(|l| l.global).count() as f64;
         let swa: Bytes = (0..t.layers.len())
             .filter(|&l| !t.layers[l].global)
-            .map(|l| per_token * t.attended(l, max_ctx) as f64)
+            .map(|l| per_token * t.attended_by(l, max_ctx, seqs) as f64)
             .sum();
 
         match kv.policy {
@@ -128,7 +145,7 @@ impl KvLayout {
                 })
             }
             SpillPolicy::WholeLayers => {
-                let layer_bytes = |l: usize| per_token * t.attended(l, max_ctx) as f64;
+                let layer_bytes = |l: usize| per_token * t.attended_by(l, max_ctx, seqs) as f64;
                 let mut assign = vec![0usize; t.layers.len()];
                 let mut used = vec![Bytes::ZERO; tiers.len()];
                 // The first layers stay fastest: fill tiers front to back in layer order.
@@ -168,18 +185,23 @@ impl KvLayout {
         )
     }
 
-    /// The flow of layer `layer` in a step of `tokens` new tokens after `ctx` cached ones.
-    pub fn flow(&self, m: &Machine, layer: usize, ctx: u64, tokens: u32) -> KvFlow {
+    /// The flow of layer `layer` in `step`.
+    ///
+    /// The sequences of a batch share each tier's room as one pool: the pool's oldest tokens
+    /// spill first, so a global layer's flow depends only on the tokens cached between them.
+    pub fn flow(&self, m: &Machine, layer: usize, step: Step) -> KvFlow {
         let mut f = KvFlow::default();
-        let t = u64::from(tokens);
+        let ctx = step.ctx;
+        let t = u64::from(step.batch_tokens());
+        let attended = m.traffic.attended_by(layer, ctx, step.seqs);
         if let Some(assign) = &self.layer_tier {
             let pos = assign[layer];
-            f.read_tokens[pos] = m.traffic.attended(layer, ctx);
+            f.read_tokens[pos] = attended;
             f.write_tokens[pos] = t;
             return f;
         }
         if !m.traffic.layers[layer].global {
-            f.read_tokens[0] = m.traffic.attended(layer, ctx);
+            f.read_tokens[0] = attended;
             f.write_tokens[0] = t;
             return f;
         }

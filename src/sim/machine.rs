@@ -36,8 +36,10 @@ pub struct Machine {
     pub output: usize,
     /// Home of the token embedding.
     pub token_embd: usize,
-    /// Weight bytes resident in each tier.
+    /// Weight bytes resident in each tier, the expert cache included in the local tier's.
     pub weight_bytes: Vec<Bytes>,
+    /// Bytes of the local tier held as expert cache (zero when there is none to use).
+    pub expert_cache: Bytes,
     /// Device figures of each tier after the first (`None` for the compute-local tier).
     pub devices: Vec<Option<DeviceParams>>,
     /// Idle devices built from those figures on first use and cloned by each run: building a
@@ -103,10 +105,26 @@ impl Machine {
         if !model.tied_embeddings {
             weight_bytes[output] += traffic.output;
         }
-        for (tier, &need) in system.tiers.iter().zip(&weight_bytes) {
+        let remote_experts = traffic
+            .layers
+            .iter()
+            .zip(&layers)
+            .any(|(l, homes)| l.n_experts > 0 && homes.experts > 0);
+        // The expert cache is carved out of the local tier, so the KV budget cannot use it.
+        let expert_cache = match system.experts.cache {
+            Some(c) if remote_experts => c,
+            _ => Bytes::ZERO,
+        };
+        weight_bytes[0] += expert_cache;
+        for (i, (tier, &need)) in system.tiers.iter().zip(&weight_bytes).enumerate() {
             if need > tier.capacity {
+                let cache = if i == 0 && expert_cache.0 > 0.0 {
+                    format!(" with a {} expert cache", expert_cache.human())
+                } else {
+                    String::new()
+                };
                 return Err(overflow(
-                    format!("the weights of {}", model.name),
+                    format!("the weights of {}{cache}", model.name),
                     &tier.name,
                     tier.capacity,
                     need,
@@ -149,6 +167,7 @@ impl Machine {
             output,
             token_embd,
             weight_bytes,
+            expert_cache,
             devices,
             idle_devices,
             local_bw,

@@ -4,6 +4,7 @@
 use crate::config::system::OverlapMode;
 use crate::engine::Scheduler;
 use crate::rng::SimRng;
+use crate::sim::experts::{CacheStats, Experts};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::sim::work::{Step, StepWork};
@@ -51,11 +52,12 @@ pub struct Run<'a> {
     work: StepWork,
     state: Vec<LayerState>,
     totals: RunTotals,
+    experts: Option<Experts>,
 }
 
 impl<'a> Run<'a> {
     /// A run with idle devices at time zero.
-    pub fn new(m: &'a Machine, kv: &'a KvLayout, rng: SimRng) -> Self {
+    pub fn new(m: &'a Machine, kv: &'a KvLayout, mut rng: SimRng) -> Self {
         let sim = &m.system.sim;
         let devices = m
             .devices
@@ -65,6 +67,7 @@ impl<'a> Run<'a> {
                     .map(|p| Device::new(p, sim.granularity, sim.lanes))
             })
             .collect();
+        let experts = Experts::new(m, &mut rng);
         Self {
             m,
             kv,
@@ -78,6 +81,7 @@ impl<'a> Run<'a> {
                 stall: vec![SimTime::ZERO; m.system.tiers.len()],
                 ..RunTotals::default()
             },
+            experts,
         }
     }
 
@@ -94,6 +98,11 @@ impl<'a> Run<'a> {
     /// Totals so far.
     pub fn totals(&self) -> &RunTotals {
         &self.totals
+    }
+
+    /// Expert-cache accesses so far; `None` without a cache in use.
+    pub fn expert_cache(&self) -> Option<CacheStats> {
+        self.experts.as_ref().and_then(Experts::cache_stats)
     }
 
     /// Copies `bytes` from device tier `tier` into the local tier starting now (a cold start's
@@ -121,7 +130,7 @@ impl<'a> Run<'a> {
     /// Simulates one step starting now; returns its duration.
     pub fn step(&mut self, step: Step) -> SimTime {
         let mut work = std::mem::take(&mut self.work);
-        work.plan(self.m, self.kv, step);
+        work.plan(self.m, self.kv, step, self.experts.as_mut());
         let start = self.now;
         let end = self.execute(
             &work,

@@ -1,0 +1,439 @@
+//! Mixture-of-experts routing and the expert cache (DESIGN §2.1).
+//!
+//! Each token of a step draws `experts_per_token` distinct experts per MoE layer, by a Zipf
+//! popularity whose ranking each layer shuffles once per run. A step reads the union of the
+//! experts its tokens picked. When the experts' home is a slower tier and the system keeps an
+//! expert cache, an LRU cache of whole experts in the compute-local tier serves hits locally;
+//! a miss is read from the home tier and copied in, evicting the least recently used.
+
+use rand::{Rng, SeedableRng};
+
+use crate::config::system::Routing;
+use crate::rng::SimRng;
+use crate::sim::machine::Machine;
+use crate::units::Bytes;
+
+/// Where one layer's expert bytes come from in one step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExpertReads {
+    /// Bytes read from the experts' home tier.
+    pub home: Bytes,
+    /// Bytes read from the cache in the compute-local tier.
+    pub cached: Bytes,
+    /// Bytes copied into the cache (local writes).
+    pub fill: Bytes,
+}
+
+/// Expert-cache accesses over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Distinct experts steps asked of the cache.
+    pub accesses: u64,
+    /// Those found in it.
+    pub hits: u64,
+}
+
+impl CacheStats {
+    /// Hits over accesses; `None` before any access.
+    pub fn hit_rate(&self) -> Option<f64> {
+        (self.accesses > 0).then(|| self.hits as f64 / self.accesses as f64)
+    }
+}
+
+/// Routing state and cache of one run.
+#[derive(Debug, Clone)]
+pub struct Experts {
+    rng: SimRng,
+    /// Cumulative Zipf weights by rank, normalised to end at 1.
+    cdf: Vec<f64>,
+    /// Per MoE layer, the expert holding each rank.
+    rank_to_expert: Vec<Vec<u32>>,
+    /// Per layer, the offset of its experts in the flat id space (`u32::MAX` on dense layers).
+    base: Vec<u32>,
+    /// Step stamp of each flat expert id, marking the union of the current step.
+    picked: Vec<u32>,
+    /// Per-token stamp of each flat expert id, for drawing distinct experts.
+    drawn: Vec<u32>,
+    stamp: u32,
+    token_stamp: u32,
+    union: Vec<u32>,
+    cache: Option<Lru>,
+    stats: CacheStats,
+}
+
+impl Experts {
+    /// Routing for `m`, or `None` when the model is dense or routing is the expectation.
+    /// Routing draws from a stream of its own, seeded by one draw from `parent` (none is taken
+    /// when `None` is returned, so a dense model's device draws are unchanged).
+    pub fn new(m: &Machine, parent: &mut SimRng) -> Option<Self> {
+        let spec = &m.system.experts;
+        let layers = &m.traffic.layers;
+        if spec.routing == Routing::Expected || layers.iter().all(|l| l.n_experts == 0) {
+            return None;
+        }
+        let mut rng = SimRng::seed_from_u64(parent.next_u64());
+        let n = layers.iter().map(|l| l.n_experts).max().unwrap_or(0) as usize;
+        let mut cdf: Vec<f64> = (1..=n).map(|r| (r as f64).powf(-spec.skew)).collect();
+        let mut acc = 0.0;
+        for w in &mut cdf {
+            acc += *w;
+            *w = acc;
+        }
+        for w in &mut cdf {
+            *w /= acc;
+        }
+        let mut base = Vec::with_capacity(layers.len());
+        let mut rank_to_expert = Vec::with_capacity(layers.len());
+        let mut next = 0u32;
+        for l in layers {
+            if l.n_experts == 0 {
+                base.push(u32::MAX);
+                rank_to_expert.push(Vec::new());
+                continue;
+            }
+            base.push(next);
+            next += l.n_experts;
+            let mut order: Vec<u32> = (0..l.n_experts).collect();
+            shuffle(&mut order, &mut rng);
+            rank_to_expert.push(order);
+        }
+        let total = next as usize;
+        let remote = (0..layers.len()).any(|l| layers[l].n_experts > 0 && m.layers[l].experts > 0);
+        let cache = spec.cache.filter(|_| remote).map(|capacity| {
+            let sizes: Vec<Bytes> = layers
+                .iter()
+                .zip(&m.layers)
+                .flat_map(|(l, homes)| {
+                    // Experts already local are never cached: size zero marks them.
+                    let size = if homes.experts > 0 {
+                        l.expert
+                    } else {
+                        Bytes::ZERO
+                    };
+                    std::iter::repeat_n(size, l.n_experts as usize)
+                })
+                .collect();
+            let mut lru = Lru::new(sizes, capacity);
+            if spec.warm {
+                lru.warm(&rank_to_expert, &base, &cdf);
+            }
+            lru
+        });
+        Some(Self {
+            rng,
+            cdf,
+            rank_to_expert,
+            base,
+            picked: vec![0; total],
+            drawn: vec![0; total],
+            stamp: 0,
+            token_stamp: 0,
+            union: Vec::new(),
+            cache,
+            stats: CacheStats::default(),
+        })
+    }
+
+    /// Cache accesses so far; `None` without a cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|_| self.stats)
+    }
+
+    /// Routes `tokens` tokens through layer `layer` of `m` and says where the union of their
+    /// experts is read from.
+    pub fn route(&mut self, m: &Machine, layer: usize, tokens: u32) -> ExpertReads {
+        let w = &m.traffic.layers[layer];
+        if w.n_experts == 0 || tokens == 0 {
+            return ExpertReads::default();
+        }
+        let base = self.base[layer];
+        let n = w.n_experts as usize;
+        let k = w.experts_per_token as usize;
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.picked.fill(0);
+            self.stamp = 1;
+        }
+        self.union.clear();
+        for _ in 0..tokens {
+            // Once every expert is in the union, further tokens cannot add one.
+            if self.union.len() == n {
+                break;
+            }
+            self.token_stamp = self.token_stamp.wrapping_add(1);
+            if self.token_stamp == 0 {
+                self.drawn.fill(0);
+                self.token_stamp = 1;
+            }
+            for _ in 0..k {
+                let e = self.draw_distinct(layer, n);
+                let id = (base + e) as usize;
+                self.drawn[id] = self.token_stamp;
+                if self.picked[id] != self.stamp {
+                    self.picked[id] = self.stamp;
+                    self.union.push(base + e);
+                }
+            }
+        }
+        let home_is_local = m.layers[layer].experts == 0;
+        let distinct = self.union.len() as f64;
+        match &mut self.cache {
+            _ if home_is_local => ExpertReads {
+                cached: w.expert * distinct,
+                ..ExpertReads::default()
+            },
+            None => ExpertReads {
+                home: w.expert * distinct,
+                ..ExpertReads::default()
+            },
+            Some(lru) => {
+                // Ascending ids: the order tokens happened to draw them in is not an access order.
+                self.union.sort_unstable();
+                let mut hits = 0u64;
+                for &id in &self.union {
+                    hits += u64::from(lru.access(id));
+                }
+                let misses = self.union.len() as u64 - hits;
+                self.stats.accesses += self.union.len() as u64;
+                self.stats.hits += hits;
+                let missed = w.expert * misses as f64;
+                ExpertReads {
+                    home: missed,
+                    cached: w.expert * hits as f64,
+                    fill: if lru.admits(w.expert) {
+                        missed
+                    } else {
+                        Bytes::ZERO
+                    },
+                }
+            }
+        }
+    }
+
+    /// One expert of `layer` not yet drawn for the current token.
+    fn draw_distinct(&mut self, layer: usize, n: usize) -> u32 {
+        let base = self.base[layer] as usize;
+        let order = &self.rank_to_expert[layer];
+        let cdf = &self.cdf[..n];
+        let total = cdf[n - 1];
+        // Rejection is cheap while the drawn experts hold little of the mass; a steep skew can
+        // make it crawl, so after a few misses fall back to an exact draw over the rest.
+        for _ in 0..32 {
+            let u = unit(&mut self.rng) * total;
+            let rank = cdf.partition_point(|&c| c < u).min(n - 1);
+            let e = order[rank];
+            if self.drawn[base + e as usize] != self.token_stamp {
+                return e;
+            }
+        }
+        let mut free = 0.0;
+        let mut prev = 0.0;
+        for (rank, &c) in cdf.iter().enumerate() {
+            if self.drawn[base + order[rank] as usize] != self.token_stamp {
+                free += c - prev;
+            }
+            prev = c;
+        }
+        let mut u = unit(&mut self.rng) * free;
+        let mut prev = 0.0;
+        let mut last = order[0];
+        for (rank, &c) in cdf.iter().enumerate() {
+            let e = order[rank];
+            if self.drawn[base + e as usize] != self.token_stamp {
+                last = e;
+                u -= c - prev;
+                if u <= 0.0 {
+                    return e;
+                }
+            }
+            prev = c;
+        }
+        last
+    }
+}
+
+/// A uniform variate in (0, 1) from 53 random bits.
+fn unit(rng: &mut SimRng) -> f64 {
+    ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / 9_007_199_254_740_992.0)
+}
+
+/// Fisher–Yates with the portable generator (rand's `shuffle` is not promised stable across
+/// releases, and the ranking must be).
+fn shuffle(v: &mut [u32], rng: &mut SimRng) {
+    for i in (1..v.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// An LRU set of experts sized in bytes: an intrusive doubly linked list over flat expert ids,
+/// so an access is O(1) and a run allocates once.
+#[derive(Debug, Clone)]
+struct Lru {
+    sizes: Vec<Bytes>,
+    capacity: Bytes,
+    used: Bytes,
+    resident: Vec<bool>,
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    head: u32,
+    tail: u32,
+}
+
+impl Lru {
+    fn new(sizes: Vec<Bytes>, capacity: Bytes) -> Self {
+        let n = sizes.len();
+        Self {
+            sizes,
+            capacity,
+            used: Bytes::ZERO,
+            resident: vec![false; n],
+            prev: vec![NIL; n],
+            next: vec![NIL; n],
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    /// Whether an expert of `size` can be held at all.
+    fn admits(&self, size: Bytes) -> bool {
+        size <= self.capacity
+    }
+
+    /// Fills the cache with the most popular experts: rank 0 of every layer, then rank 1, ...,
+    /// so that popularity, not layer order, decides what a small cache holds. The most popular
+    /// end up most recently used.
+    fn warm(&mut self, order: &[Vec<u32>], base: &[u32], cdf: &[f64]) {
+        let ranks = cdf.len();
+        let mut inserted = Vec::new();
+        'fill: for rank in 0..ranks {
+            for (l, o) in order.iter().enumerate() {
+                let Some(&e) = o.get(rank) else { continue };
+                let id = base[l] + e;
+                let size = self.sizes[id as usize];
+                if size.0 <= 0.0 {
+                    continue;
+                }
+                if self.used + size > self.capacity {
+                    break 'fill;
+                }
+                self.used += size;
+                self.resident[id as usize] = true;
+                inserted.push(id);
+            }
+        }
+        // Insert least popular first so that the most popular sit at the head.
+        for &id in inserted.iter().rev() {
+            self.push_front(id);
+        }
+    }
+
+    /// Touches expert `id`; true on a hit. A miss inserts it and evicts from the tail.
+    fn access(&mut self, id: u32) -> bool {
+        let i = id as usize;
+        if self.resident[i] {
+            self.unlink(id);
+            self.push_front(id);
+            return true;
+        }
+        let size = self.sizes[i];
+        if size > self.capacity {
+            return false;
+        }
+        while self.used + size > self.capacity && self.tail != NIL {
+            let victim = self.tail;
+            self.unlink(victim);
+            self.resident[victim as usize] = false;
+            self.used = self.used - self.sizes[victim as usize];
+        }
+        self.resident[i] = true;
+        self.used += size;
+        self.push_front(id);
+        false
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let i = id as usize;
+        let (p, n) = (self.prev[i], self.next[i]);
+        if p == NIL {
+            self.head = n;
+        } else {
+            self.next[p as usize] = n;
+        }
+        if n == NIL {
+            self.tail = p;
+        } else {
+            self.prev[n as usize] = p;
+        }
+        self.prev[i] = NIL;
+        self.next[i] = NIL;
+    }
+
+    fn push_front(&mut self, id: u32) {
+        let i = id as usize;
+        self.prev[i] = NIL;
+        self.next[i] = self.head;
+        if self.head != NIL {
+            self.prev[self.head as usize] = id;
+        }
+        self.head = id;
+        if self.tail == NIL {
+            self.tail = id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lru(n: usize, size: f64, cap: f64) -> Lru {
+        Lru::new(vec![Bytes(size); n], Bytes(cap))
+    }
+
+    #[test]
+    fn lru_evicts_least_recently_used() {
+        let mut c = lru(4, 1.0, 2.0);
+        assert!(!c.access(0));
+        assert!(!c.access(1));
+        assert!(c.access(0));
+        assert!(!c.access(2)); // evicts 1, the least recently used
+        assert!(c.access(0));
+        assert!(!c.access(1));
+        assert_eq!(c.used, Bytes(2.0));
+    }
+
+    #[test]
+    fn lru_never_holds_more_than_capacity() {
+        let mut c = lru(10, 3.0, 10.0);
+        for id in [0, 1, 2, 3, 4, 0, 5, 1, 9] {
+            c.access(id);
+            assert!(c.used <= Bytes(10.0));
+            assert!(c.resident.iter().filter(|&&r| r).count() <= 3);
+        }
+    }
+
+    #[test]
+    fn an_expert_larger_than_the_cache_is_never_admitted() {
+        let mut c = lru(2, 5.0, 4.0);
+        assert!(!c.access(0));
+        assert!(!c.access(0));
+        assert_eq!(c.used, Bytes::ZERO);
+        assert!(!c.admits(Bytes(5.0)));
+    }
+
+    #[test]
+    fn shuffle_is_a_permutation_and_seeded() {
+        let mut a: Vec<u32> = (0..128).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, &mut crate::rng::stream(7, 1));
+        shuffle(&mut b, &mut crate::rng::stream(7, 1));
+        assert_eq!(a, b);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..128).collect::<Vec<_>>());
+        assert_ne!(a, sorted);
+    }
+}
