@@ -40,11 +40,7 @@
 //! let model = load::model(Some("smollm2-135m-instruct-q4_1"), &[]).unwrap();
 //! let system = load::system(Some("h100"), &[]).unwrap();
 //! let machine = Machine::new(&model.spec, &system.spec).unwrap();
-//! let case = scenario::TestCase {
-//!     n_prompt: 0, n_gen: 16, n_depth: 0, n_batch: 2048, n_ubatch: 512,
-//!     type_k: tiersim::model::quant::QuantType::F16,
-//!     type_v: tiersim::model::quant::QuantType::F16, n_threads: 1, stage_from: None,
-//! };
+//! let case = scenario::TestCase { n_gen: 16, ..Default::default() }; // tg16, llama-bench defaults
 //! let out = scenario::run_test(&machine, &case, 2, 42, 0).unwrap();
 //! assert_eq!(out.samples.len(), 2);
 //! ```

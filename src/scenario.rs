@@ -23,8 +23,11 @@ pub struct TestCase {
     pub n_depth: u32,
     /// Logical batch (`-b`): tokens per decode call.
     pub n_batch: u32,
-    /// Physical batch (`-ub`): tokens per compute step.
+    /// Physical batch (`-ub`): tokens per compute step, over all sequences.
     pub n_ubatch: u32,
+    /// Sequences decoding together (llama-batched-bench's `-npl`): each has its own prompt,
+    /// depth and KV; the weights are read once per step for all of them.
+    pub n_seq: u32,
     /// KV key type.
     pub type_k: QuantType,
     /// KV value type.
@@ -36,22 +39,59 @@ pub struct TestCase {
     pub stage_from: Option<usize>,
 }
 
+impl Default for TestCase {
+    /// llama-bench's defaults (`-b 2048 -ub 512 -ctk f16 -ctv f16`), one sequence, nothing to
+    /// process: set `n_prompt` or `n_gen`.
+    fn default() -> Self {
+        Self {
+            n_prompt: 0,
+            n_gen: 0,
+            n_depth: 0,
+            n_batch: 2048,
+            n_ubatch: 512,
+            n_seq: 1,
+            type_k: QuantType::F16,
+            type_v: QuantType::F16,
+            n_threads: 1,
+            stage_from: None,
+        }
+    }
+}
+
 impl TestCase {
     /// llama-bench's name for the test: `pp512`, `tg128`, `pp512+tg128`, `tg128 @ d4096`.
     pub fn name(&self) -> String {
         crate::report::test_name(self.n_prompt, self.n_gen, self.n_depth)
     }
 
-    /// The largest context the test reaches.
+    /// The largest context one sequence reaches.
     pub fn max_ctx(&self) -> u64 {
         u64::from(self.n_depth) + u64::from(self.n_prompt) + u64::from(self.n_gen)
     }
 
+    /// Sequences, at least 1.
+    pub fn seqs(&self) -> u32 {
+        self.n_seq.max(1)
+    }
+
+    /// Tokens the timed part processes over all sequences.
+    pub fn tokens(&self) -> u64 {
+        u64::from(self.seqs()) * (u64::from(self.n_prompt) + u64::from(self.n_gen))
+    }
+
+    /// The KV layout of the test: every sequence at its largest context.
+    pub fn kv_layout(&self, m: &Machine) -> Result<KvLayout, ConfigError> {
+        KvLayout::for_batch(m, self.type_k, self.type_v, self.max_ctx(), self.seqs())
+    }
+
     /// The steps of the timed part, in order: prompt ubatches (logits for the last token of each
-    /// batch, as `llama_batch_get_one` asks), then one step per generated token.
+    /// batch, as `llama_batch_get_one` asks), then one step per generated token. With several
+    /// sequences every step advances all of them alike, a ubatch holding an equal share of
+    /// each sequence's prompt.
     pub fn steps(&self) -> impl Iterator<Item = (Step, bool)> + '_ {
-        let b = self.n_batch.max(1);
-        let ub = self.n_ubatch.max(1).min(b);
+        let seqs = self.seqs();
+        let b = (self.n_batch.max(1) / seqs).max(1);
+        let ub = (self.n_ubatch.max(1) / seqs).max(1).min(b);
         let mut ctx = u64::from(self.n_depth);
         let mut left = self.n_prompt;
         let mut in_batch = 0u32;
@@ -64,13 +104,23 @@ impl TestCase {
                 let tokens = in_batch.min(ub);
                 in_batch -= tokens;
                 left -= tokens;
-                let step = Step::single(ctx, tokens, u32::from(in_batch == 0));
+                let step = Step {
+                    ctx,
+                    tokens,
+                    outputs: u32::from(in_batch == 0) * seqs,
+                    seqs,
+                };
                 ctx += u64::from(tokens);
                 return Some((step, false));
             }
             if gen_left > 0 {
                 gen_left -= 1;
-                let step = Step::single(ctx, 1, 1);
+                let step = Step {
+                    ctx,
+                    tokens: 1,
+                    outputs: seqs,
+                    seqs,
+                };
                 ctx += 1;
                 return Some((step, true));
             }
@@ -94,6 +144,8 @@ pub struct TestGrid {
     pub n_batch: Vec<u32>,
     /// Physical batch sizes.
     pub n_ubatch: Vec<u32>,
+    /// Sequences decoding together.
+    pub n_seq: Vec<u32>,
     /// KV key types.
     pub type_k: Vec<QuantType>,
     /// KV value types.
@@ -108,7 +160,11 @@ impl TestGrid {
     pub fn cases(&self) -> Vec<TestCase> {
         let mut cases = Vec::new();
         for &n_batch in &self.n_batch {
-            for &n_ubatch in &self.n_ubatch {
+            for (&n_ubatch, &n_seq) in self
+                .n_ubatch
+                .iter()
+                .flat_map(|u| self.n_seq.iter().map(move |s| (u, s)))
+            {
                 for &type_k in &self.type_k {
                     for &type_v in &self.type_v {
                         for &n_threads in &self.n_threads {
@@ -119,6 +175,7 @@ impl TestGrid {
                                     n_depth,
                                     n_batch,
                                     n_ubatch,
+                                    n_seq,
                                     type_k,
                                     type_v,
                                     n_threads,
@@ -160,9 +217,10 @@ pub struct TestOutcome {
 }
 
 impl TestOutcome {
-    /// Each repetition's rate, `(n_prompt + n_gen) / time`, as llama-bench's `samples_ts`.
+    /// Each repetition's rate, `n_seq · (n_prompt + n_gen) / time`, as llama-bench's
+    /// `samples_ts` (and llama-batched-bench's speed with several sequences).
     pub fn rates(&self, case: &TestCase) -> Vec<f64> {
-        let tokens = f64::from(case.n_prompt + case.n_gen);
+        let tokens = case.tokens() as f64;
         self.samples
             .iter()
             .map(|s| if s.0 > 0.0 { tokens / s.0 } else { 0.0 })
@@ -207,7 +265,7 @@ pub fn run_test(
     seed: u64,
     test_id: u32,
 ) -> Result<TestOutcome, ConfigError> {
-    let kv = KvLayout::new(m, case.type_k, case.type_v, case.max_ctx())?;
+    let kv = case.kv_layout(m)?;
     let n_tiers = m.system.tiers.len();
     let mut out = TestOutcome {
         samples: Vec::with_capacity(reps as usize),
@@ -243,21 +301,27 @@ pub fn run_test(
         }
         out.samples.push(run.now().to_seconds());
         out.ttft.push(ttft.unwrap_or(Seconds::ZERO));
-        let totals = run.totals();
-        let local = &mut out.tiers[0];
-        local.bytes_read += totals.local_bytes / reps_f;
-        local.busy += totals.local_busy.to_seconds() / reps_f;
-        for (tier, fig) in out.tiers.iter_mut().enumerate() {
-            fig.stall += totals.stall[tier].to_seconds() / reps_f;
-            if let Some(dev) = &run.devices()[tier] {
-                let s = dev.stats();
-                fig.bytes_read += s.bytes_read / reps_f;
-                fig.bytes_written += s.bytes_written / reps_f;
-                fig.busy += dev.read_busy().max(dev.write_busy()).to_seconds() / reps_f;
-            }
-        }
+        add_tier_figures(&run, &mut out.tiers, 1.0 / reps_f);
     }
     Ok(out)
+}
+
+/// Adds `weight` times what each tier of `run` did to `figs` (a mean over repetitions when
+/// `weight` is one over their count).
+pub fn add_tier_figures(run: &Run<'_>, figs: &mut [TierFigures], weight: f64) {
+    let totals = run.totals();
+    let local = &mut figs[0];
+    local.bytes_read += totals.local_bytes * weight;
+    local.busy += totals.local_busy.to_seconds() * weight;
+    for (tier, fig) in figs.iter_mut().enumerate() {
+        fig.stall += totals.stall[tier].to_seconds() * weight;
+        if let Some(dev) = &run.devices()[tier] {
+            let s = dev.stats();
+            fig.bytes_read += s.bytes_read * weight;
+            fig.bytes_written += s.bytes_written * weight;
+            fig.busy += dev.read_busy().max(dev.write_busy()).to_seconds() * weight;
+        }
+    }
 }
 
 /// Mean and sample standard deviation, as llama-bench computes them.
@@ -345,10 +409,16 @@ pub fn record(
         model_n_params: m.traffic.n_params.round() as u64,
         n_batch: case.n_batch,
         n_ubatch: case.n_ubatch,
+        n_seq: case.seqs(),
         n_threads: case.n_threads,
         type_k: case.type_k.name().to_owned(),
         type_v: case.type_v.name().to_owned(),
-        n_gpu_layers: -1,
+        n_gpu_layers: m
+            .system
+            .placement
+            .llamacpp
+            .n_gpu_layers
+            .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         flash_attn: -1,
         n_prompt: case.n_prompt,
         n_gen: case.n_gen,

@@ -28,7 +28,6 @@ use crate::config::error::ConfigError;
 use crate::config::system::{ComputeSpec, SystemSpec};
 use crate::model::spec::ModelSpec;
 use crate::scenario;
-use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::units::Seconds;
 
@@ -242,7 +241,7 @@ impl Problem {
         let machines = self.machines(&self.base)?;
         for p in &self.points {
             let m = &machines[p.model];
-            KvLayout::new(m, p.case.type_k, p.case.type_v, p.case.max_ctx())?;
+            p.case.kv_layout(m)?;
         }
         Ok(())
     }
@@ -840,6 +839,7 @@ mod tests {
             n_depth,
             n_batch: 2048,
             n_ubatch,
+            n_seq: 1,
             type_k: QuantType::F16,
             type_v: QuantType::F16,
             n_threads: 8,

@@ -395,6 +395,7 @@ fn case_of(row: &BenchRow, threads: Option<u32>) -> Result<TestCase, CalibrateEr
         n_depth: row.n_depth,
         n_batch,
         n_ubatch: row.n_ubatch.unwrap_or(DEFAULT_N_UBATCH).max(1),
+        n_seq: 1,
         type_k: kv(&row.type_k, "type_k")?,
         type_v: kv(&row.type_v, "type_v")?,
         n_threads: row.n_threads.or(threads).unwrap_or(0),

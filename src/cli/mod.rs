@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::error::ConfigError;
+use crate::config::load::Override;
 use crate::config::presets;
 use crate::error::Error;
 
@@ -61,8 +63,12 @@ pub enum Command {
     /// Latency distributions from measurements (`latency from-fio FILE.json`).
     #[command(subcommand)]
     Latency(latency::LatencyCommand),
-    /// List the embedded model and system presets.
-    Presets,
+    /// List the embedded presets with how many of their figures are cited, assumed or without
+    /// evidence; with a name (or a YAML file), every figure of it with its source.
+    Presets {
+        /// A preset name (`h100-hbf`) or a spec YAML file; all presets when absent.
+        name: Option<String>,
+    },
 }
 
 /// `tiersim simulate` flags, as llama-bench spells them. Lists take commas or repetition;
@@ -112,6 +118,16 @@ pub struct SimulateArgs {
         default_value = "512"
     )]
     pub ubatch: Vec<String>,
+    /// Sequences decoding together (llama-batched-bench's `-npl`): the weights are read once
+    /// per step for all of them, each keeps its own KV cache; rates count every sequence's
+    /// tokens.
+    #[arg(
+        long = "npl",
+        alias = "n-seq",
+        value_delimiter = ',',
+        default_value = "1"
+    )]
+    pub n_seq: Vec<String>,
     /// KV cache key types (`f16`, `q8_0`, `q4_0`).
     #[arg(
         long = "ctk",
@@ -154,6 +170,60 @@ pub struct SimulateArgs {
     /// test's timed part, so time to first token includes the staging.
     #[arg(long = "cold-from", value_name = "TIER")]
     pub cold_from: Option<String>,
+    /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`).
+    #[command(flatten)]
+    pub llamacpp: LlamaCppArgs,
+}
+
+/// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LlamaCppArgs {
+    /// `-ngl`: layers offloaded to the GPU (tier 0), counting the output layer as the last of
+    /// `n_layers + 1`; the rest of the weights stay on the host tier.
+    #[arg(long = "ngl", alias = "n-gpu-layers", value_name = "N")]
+    pub n_gpu_layers: Option<u32>,
+    /// `-ot`: tensor buffer overrides `regex=BUFFER` (`exps=CPU`, `blk\.1[0-9]\.=hbf`);
+    /// repeatable, the first matching pattern wins.
+    #[arg(long = "ot", alias = "override-tensor", value_name = "REGEX=BUFFER")]
+    pub override_tensors: Vec<String>,
+    /// `--n-cpu-moe`: keep the routed experts of the first N layers on the host.
+    #[arg(long = "n-cpu-moe", value_name = "N")]
+    pub n_cpu_moe: Option<u32>,
+}
+
+impl LlamaCppArgs {
+    /// The flags as `--set` overrides of `placement.llamacpp`.
+    pub fn overrides(&self) -> Result<Vec<Override>, ConfigError> {
+        use serde_yaml::Value;
+        let mut sets = Vec::new();
+        if let Some(n) = self.n_gpu_layers {
+            sets.push(Override::new(
+                "placement.llamacpp.n_gpu_layers",
+                Value::from(n),
+                &format!("-ngl {n}"),
+            )?);
+        }
+        if !self.override_tensors.is_empty() {
+            let list = self
+                .override_tensors
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect();
+            sets.push(Override::new(
+                "placement.llamacpp.override_tensors",
+                Value::Sequence(list),
+                &format!("-ot {}", self.override_tensors.join(" -ot ")),
+            )?);
+        }
+        if let Some(n) = self.n_cpu_moe {
+            sets.push(Override::new(
+                "placement.llamacpp.n_cpu_moe",
+                Value::from(n),
+                &format!("--n-cpu-moe {n}"),
+            )?);
+        }
+        Ok(sets)
+    }
 }
 
 /// `tiersim sweep` flags.
@@ -312,11 +382,14 @@ pub enum ModelCommand {
 }
 
 /// llama-bench's multi-letter single-dash flags and their clap spelling.
-const LLAMA_BENCH_FLAGS: [(&str, &str); 4] = [
+const LLAMA_BENCH_FLAGS: [(&str, &str); 7] = [
     ("-pg", "--pg"),
     ("-ub", "--ub"),
     ("-ctk", "--ctk"),
     ("-ctv", "--ctv"),
+    ("-ngl", "--ngl"),
+    ("-ot", "--ot"),
+    ("-ncmoe", "--n-cpu-moe"),
 ];
 
 /// Rewrites llama-bench's single-dash long flags (`-ub 256`, `-ctk=q8_0`) to `--ub` and friends.
@@ -371,17 +444,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Latency(cmd) => latency::run(&cmd, out),
-        Command::Presets => list_presets(out).map_err(Error::Output),
+        Command::Presets { name } => list_presets(name.as_deref(), out),
     }
 }
 
-fn list_presets(out: &mut dyn Write) -> std::io::Result<()> {
-    for (kind, table) in [("model", presets::MODELS), ("system", presets::SYSTEMS)] {
-        for p in table {
-            writeln!(out, "{kind:6}  {}", p.name)?;
-        }
-    }
-    Ok(())
+/// `tiersim presets [NAME]`: the summary table, or one preset's figures with their sources.
+fn list_presets(name: Option<&str>, out: &mut dyn Write) -> Result<(), Error> {
+    let text = match name {
+        None => presets::summary()?,
+        Some(name) => presets::describe(name)?,
+    };
+    out.write_all(text.as_bytes()).map_err(Error::Output)
 }
 
 fn inspect_model(name: &str, out: &mut dyn Write) -> Result<(), Error> {

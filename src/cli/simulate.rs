@@ -26,6 +26,8 @@ pub struct SimulateOptions {
     pub batch: Vec<u32>,
     /// Physical batch sizes.
     pub ubatch: Vec<u32>,
+    /// Sequences decoding together.
+    pub n_seq: Vec<u32>,
     /// KV key types.
     pub type_k: Vec<QuantType>,
     /// KV value types.
@@ -85,6 +87,7 @@ impl SimulateOptions {
             n_depth: int_list("-d", &a.n_depth)?,
             batch: nonzero("-b", int_list("-b", &a.batch)?)?,
             ubatch: nonzero("-ub", int_list("-ub", &a.ubatch)?)?,
+            n_seq: nonzero("--npl", int_list("--npl", &a.n_seq)?)?,
             type_k: types("-ctk", &a.type_k)?,
             type_v: types("-ctv", &a.type_v)?,
             threads,
@@ -99,6 +102,7 @@ impl SimulateOptions {
                 .set
                 .iter()
                 .map(|s| Override::parse(s))
+                .chain(a.llamacpp.overrides()?.into_iter().map(Ok))
                 .collect::<Result<_, _>>()?,
             seed: a.seed,
             cold_from: a.cold_from,
@@ -114,6 +118,7 @@ impl SimulateOptions {
             n_depth: self.n_depth.clone(),
             n_batch: self.batch.clone(),
             n_ubatch: self.ubatch.clone(),
+            n_seq: self.n_seq.clone(),
             type_k: self.type_k.clone(),
             type_v: self.type_v.clone(),
             n_threads: self.threads.clone(),
@@ -140,7 +145,7 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
     // Every test's capacity is checked before the first result is written, so a run either
     // fails at once or writes a complete, well-formed file.
     for case in &cases {
-        crate::sim::kv::KvLayout::new(&machine, case.type_k, case.type_v, case.max_ctx())?;
+        case.kv_layout(&machine)?;
     }
     let ctx = RecordContext {
         model_origin: opts.model.as_deref().unwrap_or(load::DEFAULT_MODEL),
@@ -153,6 +158,7 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         n_ubatch: MdColumns::shows(&opts.ubatch, &MdColumns::DEFAULT_N_UBATCH),
         type_k: MdColumns::shows(&names(&opts.type_k), &MdColumns::DEFAULT_CACHE_TYPE),
         type_v: MdColumns::shows(&names(&opts.type_v), &MdColumns::DEFAULT_CACHE_TYPE),
+        n_seq: MdColumns::shows(&opts.n_seq, &1),
         ..MdColumns::for_backend("CPU")
     };
     let mut exporter = opts.output.exporter(info);

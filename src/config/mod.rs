@@ -1,5 +1,6 @@
 //! Configuration: system specs, embedded presets, loading with overrides, validation.
 pub mod error;
+pub mod llamacpp;
 pub mod load;
 pub mod presets;
 pub mod system;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::llamacpp::LlamaCppPlacement;
 use crate::layers::LayerSet;
 use crate::tier::latency::LatencyDist;
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec, Seconds};
@@ -122,6 +123,37 @@ pub struct TierSpec {
     /// Flash endurance, for lifetime at the simulated write rate.
     #[serde(default)]
     pub endurance: Option<EnduranceSpec>,
+    /// A processor beside this tier that computes on the weights in place, as llama.cpp's CPU
+    /// backend does for the layers and tensors it leaves on the host. Without it, weights
+    /// homed here are read over the tier's link and computed on the main device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<HostCompute>,
+}
+
+/// A host processor computing on the weights its tier holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCompute {
+    /// What it is (`AMD Ryzen 9 7950X, 16 cores`).
+    pub device: String,
+    /// Peak matmul rate.
+    pub peak_flops: FlopsPerSec,
+    /// Fraction of `peak_flops` its matrix-vector kernels reach.
+    pub efficiency: f64,
+    /// Bandwidth at which it streams the tier's memory (the DRAM's, not the link's).
+    pub memory_bw: BytesPerSec,
+    /// Fixed cost of each hand-over between the main device and this one within a layer
+    /// (activations copied, the graph split synchronised).
+    #[serde(default)]
+    pub hop: Seconds,
+    /// Steps of this many tokens or more run these weights on the main device instead, copying
+    /// them over the link (llama.cpp's op offload for prompt batches of 32 or more).
+    #[serde(default = "op_offload_batch")]
+    pub offload_min_batch: u32,
+}
+
+fn op_offload_batch() -> u32 {
+    32
 }
 
 /// Flash endurance figures.
@@ -147,6 +179,10 @@ pub struct PlacementSpec {
     pub weights: WeightPlacement,
     /// KV cache placement.
     pub kv: KvPlacement,
+    /// llama.cpp's placement flags (`-ngl`, `-ot`, `--n-cpu-moe`), applied after the weight
+    /// rules so that they win over them.
+    #[serde(default, skip_serializing_if = "LlamaCppPlacement::is_unset")]
+    pub llamacpp: LlamaCppPlacement,
 }
 
 /// Weight placement: a default tier and rules, later rules winning.

@@ -164,6 +164,28 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
         {
             return bad(f("endurance"), "needs pe_cycles > 0 and waf >= 1".into());
         }
+        if let Some(c) = &t.compute {
+            if i == 0 {
+                return bad(
+                    f("compute"),
+                    "is set on the compute-local tier; describe its processor under `compute`"
+                        .into(),
+                );
+            }
+            if !(positive(c.peak_flops.0)
+                && positive(c.memory_bw.0)
+                && c.efficiency > 0.0
+                && c.efficiency <= 1.0
+                && c.hop.0 >= 0.0)
+            {
+                return bad(
+                    f("compute"),
+                    "needs positive peak_flops and memory_bw, efficiency in (0, 1] and a \
+                     non-negative hop"
+                        .into(),
+                );
+            }
+        }
     }
     let known = |name: &str| names.contains(name);
     let tier_list = || {

@@ -23,6 +23,12 @@ pub struct LayerWeights {
     pub experts_per_token: u32,
     /// Matmul parameters touched per token, counting active experts only.
     pub active_params: f64,
+    /// Matmul parameters of the attention class (projections and router) per token.
+    pub attn_params: f64,
+    /// Matmul parameters of the dense FFN or shared expert per token.
+    pub ffn_params: f64,
+    /// Matmul parameters of one routed expert.
+    pub expert_params: f64,
     /// Whether the layer attends to the whole context (false: sliding window).
     pub global: bool,
 }
@@ -105,6 +111,7 @@ impl ModelTraffic {
             attn += f32_bytes(vectors);
             let mut params = q_n + 2.0 * kv_n + o_n + vectors;
             let mut active = q_n + 2.0 * kv_n + o_n;
+            let mut attn_params = active;
 
             let matrices = if spec.ffn_gated { 3.0 } else { 2.0 };
             let dense = |dim: u32, gate, up, down| {
@@ -121,7 +128,7 @@ impl ModelTraffic {
                     .as_ref()
                     .is_some_and(|dense| dense.contains(layer))
             });
-            let (ffn, expert, n_experts, per_token) = match moe {
+            let (ffn, expert, n_experts, per_token, ffn_params, expert_params) = match moe {
                 None => {
                     let (b, n) = dense(
                         spec.ffn_dim,
@@ -131,7 +138,7 @@ impl ModelTraffic {
                     );
                     params += n;
                     active += n;
-                    (b, Bytes::ZERO, 0, 0)
+                    (b, Bytes::ZERO, 0, 0, n, 0.0)
                 }
                 Some(m) => {
                     let router_n = d * f64::from(m.n_experts);
@@ -150,7 +157,15 @@ impl ModelTraffic {
                     );
                     params += router_n + shared_n + expert_n * f64::from(m.n_experts);
                     active += router_n + shared_n + expert_n * f64::from(m.experts_per_token);
-                    (shared, expert, m.n_experts, m.experts_per_token)
+                    attn_params += router_n;
+                    (
+                        shared,
+                        expert,
+                        m.n_experts,
+                        m.experts_per_token,
+                        shared_n,
+                        expert_n,
+                    )
                 }
             };
             let w = LayerWeights {
@@ -160,6 +175,9 @@ impl ModelTraffic {
                 n_experts,
                 experts_per_token: per_token,
                 active_params: active,
+                attn_params,
+                ffn_params,
+                expert_params,
                 global: is_global(spec, layer),
             };
             model_size += w.total();
@@ -212,15 +230,6 @@ impl ModelTraffic {
         }
     }
 
-    /// [`Self::attended`] summed over `seqs` sequences holding `ctx` cached tokens between them,
-    /// spread as evenly as integers allow. Exact for global layers whatever the spread (the sum
-    /// is linear); for a sliding window it assumes the even spread.
-    pub fn attended_by(&self, layer: usize, ctx: u64, seqs: u32) -> u64 {
-        split(ctx, seqs)
-            .map(|(c, n)| n * self.attended(layer, c))
-            .sum()
-    }
-
     /// Matmul FLOPs of one layer for `tokens` tokens: `2 · P_active · T`.
     pub fn matmul_flops(&self, layer: usize, tokens: u32) -> Flops {
         Flops(2.0 * self.layers[layer].active_params * f64::from(tokens))
@@ -240,28 +249,10 @@ impl ModelTraffic {
         Flops(4.0 * self.attn_width * positions)
     }
 
-    /// [`Self::attention_flops`] of `seqs` sequences, each adding `tokens` tokens, holding `ctx`
-    /// cached tokens between them (spread as in [`Self::attended_by`]).
-    pub fn attention_flops_by(&self, layer: usize, ctx: u64, tokens: u32, seqs: u32) -> Flops {
-        split(ctx, seqs)
-            .map(|(c, n)| self.attention_flops(layer, c, tokens) * n as f64)
-            .sum()
-    }
-
     /// Output head FLOPs for the logits of `outputs` tokens.
     pub fn head_flops(&self, outputs: u32) -> Flops {
         Flops(2.0 * self.head_params * f64::from(outputs))
     }
-}
-
-/// `ctx` tokens over `seqs` sequences as evenly as integers allow: `(tokens each, sequences)`
-/// pairs, at most two of them.
-fn split(ctx: u64, seqs: u32) -> impl Iterator<Item = (u64, u64)> {
-    let seqs = u64::from(seqs.max(1));
-    let (q, r) = (ctx / seqs, ctx % seqs);
-    [(q + 1, r), (q, seqs - r)]
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
 }
 
 /// The type of block tensor `t` on `layer`: the last matching override, else the default.

@@ -125,6 +125,7 @@ const NAMES_ONLY: BenchRecord = BenchRecord {
     samples_ts: Vec::new(),
     system: String::new(),
     seed: 0,
+    n_seq: 0,
     ttft_ms: 0.0,
     tpot_p50_ms: 0.0,
     tpot_p99_ms: 0.0,
@@ -176,7 +177,7 @@ mod tests {
     const HEADER: &str = "build_commit,build_number,cpu_info,gpu_info,backends,model_filename,\
         model_type,model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,\
         n_gpu_layers,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
-        stddev_ts,system,seed,ttft_ms,tpot_p50_ms,tpot_p99_ms,expert_hit_rate,\
+        stddev_ts,system,seed,n_seq,ttft_ms,tpot_p50_ms,tpot_p99_ms,expert_hit_rate,\
         hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,hbm_lifetime_years,\
         hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms,hbf_lifetime_years";
 

@@ -172,9 +172,10 @@ mod tests {
     use crate::report::testutil::{Keys, REAL_JSON, real_json_records, sample_records, serde_keys};
     use crate::report::{OutputFormat, RunInfo, export};
 
-    const SIM_KEYS: [&str; 7] = [
+    const SIM_KEYS: [&str; 8] = [
         "system",
         "seed",
+        "n_seq",
         "ttft_ms",
         "tpot_p50_ms",
         "tpot_p99_ms",

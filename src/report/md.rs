@@ -27,6 +27,8 @@ pub struct MdColumns {
     pub type_v: bool,
     /// `fa` (`-fa`).
     pub flash_attn: bool,
+    /// `npl`: sequences decoding together (tiersim's, after llama-batched-bench's `-npl`).
+    pub n_seq: bool,
 }
 
 impl MdColumns {
@@ -53,6 +55,7 @@ impl MdColumns {
             type_k: false,
             type_v: false,
             flash_attn: false,
+            n_seq: false,
         }
     }
 
@@ -89,7 +92,7 @@ impl MdExporter {
     /// An exporter for `run`, with the columns its [`MdColumns`] asks for.
     pub fn new(run: RunInfo) -> Self {
         let c = run.md_columns;
-        let optional: [(bool, Column); 7] = [
+        let optional: [(bool, Column); 8] = [
             (
                 c.n_gpu_layers,
                 col("ngl", 3, |r| r.n_gpu_layers.to_string()),
@@ -100,6 +103,7 @@ impl MdExporter {
             (c.type_k, col("type_k", 6, |r| r.type_k.clone())),
             (c.type_v, col("type_v", 6, |r| r.type_v.clone())),
             (c.flash_attn, col("fa", 3, |r| r.flash_attn.to_string())),
+            (c.n_seq, col("npl", 4, |r| r.n_seq.to_string())),
         ];
         let mut columns = vec![
             col("model", -30, |r| r.model_type.clone()),

@@ -190,11 +190,12 @@ fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 24] {
 }
 
 /// The simulator's scalar fields, in record order; the per-tier figures follow them.
-fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 6] {
+fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 7] {
     use Value::*;
     [
         ("system", Str(&r.system)),
         ("seed", UInt(r.seed)),
+        ("n_seq", UInt(r.n_seq.into())),
         ("ttft_ms", Float(r.ttft_ms)),
         ("tpot_p50_ms", Float(r.tpot_p50_ms)),
         ("tpot_p99_ms", Float(r.tpot_p99_ms)),
@@ -335,6 +336,7 @@ pub(crate) mod testutil {
             samples_ts: vec![12454.0540, 12379.5678],
             system: "h100-hbf".to_owned(),
             seed: 42,
+            n_seq: 1,
             ttft_ms: 41.234567,
             tpot_p50_ms: 0.0,
             tpot_p99_ms: 0.0,
@@ -440,6 +442,7 @@ pub(crate) mod testutil {
             samples_ns,
             system: "zen4-2core".to_owned(),
             seed: 7,
+            n_seq: 1,
             ttft_ms: 1.5,
             tpot_p50_ms: 0.0,
             tpot_p99_ms: 0.0,

@@ -69,6 +69,8 @@ pub struct BenchRecord {
     pub system: String,
     /// Seed of the run; with the configuration it reproduces the record exactly.
     pub seed: u64,
+    /// Sequences decoding together; the rates count the tokens of all of them.
+    pub n_seq: u32,
     /// Time to first token of one repetition, mean over repetitions, in milliseconds: the prompt
     /// processing time for tests with a prompt (`pp`, `pg`), the first decode step for `tg`.
     pub ttft_ms: f64,

@@ -10,7 +10,6 @@ use crate::config::error::ConfigError;
 use crate::config::system::SpillPolicy;
 use crate::model::quant::QuantType;
 use crate::sim::machine::{Machine, overflow};
-use crate::sim::work::Step;
 use crate::units::Bytes;
 
 /// KV residency for one test: a pure function of the context length.
@@ -50,7 +49,9 @@ impl KvLayout {
         Self::for_batch(m, type_k, type_v, max_ctx, 1)
     }
 
-    /// Lays out the KV cache of `seqs` sequences holding up to `max_ctx` tokens between them.
+    /// Lays out the KV cache of `seqs` sequences of up to `max_ctx` tokens each. Every tier's
+    /// room is split evenly between them, as llama.cpp's server splits its context between
+    /// parallel slots; each sequence spills within its share.
     pub fn for_batch(
         m: &Machine,
         type_k: QuantType,
@@ -76,17 +77,19 @@ impl KvLayout {
         }
         let per_token = m.traffic.kv_per_token(type_k, type_v);
         let t = &m.traffic;
+        let share = 1.0 / f64::from(seqs.max(1));
         let room = |pos: usize| {
             let tier = tiers[pos];
             let free = m.system.tiers[tier].capacity - m.weight_bytes[tier];
-            match (pos, kv.budget) {
+            let room = match (pos, kv.budget) {
                 (0, Some(b)) => b.min(free),
                 _ => free,
-            }
+            };
+            room * share
         };
         let what = |ctx: u64| {
             let seqs = if seqs > 1 {
-                format!(" over {seqs} sequences")
+                format!(" in each of {seqs} sequences")
             } else {
                 String::new()
             };
@@ -98,7 +101,7 @@ impl KvLayout {
         let n_global = t.layers.iter().filter(|l| l.global).count() as f64;
         let swa: Bytes = (0..t.layers.len())
             .filter(|&l| !t.layers[l].global)
-            .map(|l| per_token * t.attended_by(l, max_ctx, seqs) as f64)
+            .map(|l| per_token * t.attended(l, max_ctx) as f64)
             .sum();
 
         match kv.policy {
@@ -145,7 +148,7 @@ impl KvLayout {
                 })
             }
             SpillPolicy::WholeLayers => {
-                let layer_bytes = |l: usize| per_token * t.attended_by(l, max_ctx, seqs) as f64;
+                let layer_bytes = |l: usize| per_token * t.attended(l, max_ctx) as f64;
                 let mut assign = vec![0usize; t.layers.len()];
                 let mut used = vec![Bytes::ZERO; tiers.len()];
                 // The first layers stay fastest: fill tiers front to back in layer order.
@@ -185,15 +188,11 @@ impl KvLayout {
         )
     }
 
-    /// The flow of layer `layer` in `step`.
-    ///
-    /// The sequences of a batch share each tier's room as one pool: the pool's oldest tokens
-    /// spill first, so a global layer's flow depends only on the tokens cached between them.
-    pub fn flow(&self, m: &Machine, layer: usize, step: Step) -> KvFlow {
+    /// The flow of layer `layer` for one sequence adding `tokens` tokens after `ctx` cached ones.
+    pub fn flow(&self, m: &Machine, layer: usize, ctx: u64, tokens: u32) -> KvFlow {
         let mut f = KvFlow::default();
-        let ctx = step.ctx;
-        let t = u64::from(step.batch_tokens());
-        let attended = m.traffic.attended_by(layer, ctx, step.seqs);
+        let t = u64::from(tokens);
+        let attended = m.traffic.attended(layer, ctx);
         if let Some(assign) = &self.layer_tier {
             let pos = assign[layer];
             f.read_tokens[pos] = attended;

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use crate::config::error::ConfigError;
-use crate::config::system::{SystemSpec, TensorClass};
+use crate::config::system::{HostCompute, SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::model::traffic::ModelTraffic;
 use crate::tier::device::{Device, DeviceParams};
@@ -63,8 +63,17 @@ impl Machine {
         };
         let w = &system.placement.weights;
         let default = index(&w.default);
+        let mut rules = w.rules.clone();
+        if !system.placement.llamacpp.is_unset() {
+            rules.extend(
+                system
+                    .placement
+                    .llamacpp
+                    .rules(model, system, &system.name)?,
+            );
+        }
         let class_home = |class: TensorClass, layer: Option<u32>| {
-            w.rules
+            rules
                 .iter()
                 .rev()
                 .find(|r| {
@@ -80,6 +89,9 @@ impl Machine {
                 })
                 .map_or(default, |r| index(&r.tier))
         };
+        let names_output = rules
+            .iter()
+            .any(|r| r.tensors.contains(&TensorClass::Output));
         let layers: Vec<LayerHomes> = (0..model.n_layers)
             .map(|l| LayerHomes {
                 attn: class_home(TensorClass::Attn, Some(l)),
@@ -88,7 +100,9 @@ impl Machine {
             })
             .collect();
         let token_embd = class_home(TensorClass::TokenEmbd, None);
-        let output = if model.tied_embeddings {
+        // A tied output shares the embedding's matrix unless a rule places the output head
+        // elsewhere; llama.cpp then loads a second copy there (the GPU's, under `-ngl`).
+        let output = if model.tied_embeddings && !names_output {
             token_embd
         } else {
             class_home(TensorClass::Output, None)
@@ -102,7 +116,7 @@ impl Machine {
         }
         weight_bytes[token_embd] += traffic.token_embd;
         weight_bytes[0] += traffic.output_norm;
-        if !model.tied_embeddings {
+        if !model.tied_embeddings || output != token_embd {
             weight_bytes[output] += traffic.output;
         }
         let remote_experts = traffic
@@ -198,6 +212,15 @@ impl Machine {
     pub fn attention_rate(&self) -> FlopsPerSec {
         let c = &self.system.compute;
         c.peak_flops * c.attention_efficiency()
+    }
+
+    /// The host processor that computes weights homed on `tier` in a step of `tokens` tokens,
+    /// if any: llama.cpp computes them there unless the batch is large enough for op offload.
+    pub fn host_compute(&self, tier: usize, tokens: u32) -> Option<&HostCompute> {
+        self.system.tiers[tier]
+            .compute
+            .as_ref()
+            .filter(|h| tokens < h.offload_min_batch)
     }
 
     /// Index of a tier by name.

@@ -7,7 +7,7 @@ use crate::rng::SimRng;
 use crate::sim::experts::{CacheStats, Experts};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
-use crate::sim::work::{Step, StepWork};
+use crate::sim::work::{Group, Step, StepWork};
 use crate::tier::device::{Device, ReadLeg};
 use crate::units::{Bytes, SimTime};
 
@@ -127,10 +127,25 @@ impl<'a> Run<'a> {
         end.saturating_sub(start)
     }
 
+    /// Lets the clock run idle until `t` (nothing happens when it is already later): a server
+    /// waiting for its next request.
+    pub fn idle_until(&mut self, t: SimTime) {
+        if t > self.now {
+            self.sched.reset(t);
+            self.now = t;
+        }
+    }
+
     /// Simulates one step starting now; returns its duration.
     pub fn step(&mut self, step: Step) -> SimTime {
+        self.step_groups(&[step.group()], step.outputs)
+    }
+
+    /// Simulates one step over `groups` of sequences, `outputs` of whose tokens get logits,
+    /// starting now; returns its duration.
+    pub fn step_groups(&mut self, groups: &[Group], outputs: u32) -> SimTime {
         let mut work = std::mem::take(&mut self.work);
-        work.plan(self.m, self.kv, step, self.experts.as_mut());
+        work.plan(self.m, self.kv, groups, outputs, self.experts.as_mut());
         let start = self.now;
         let end = self.execute(
             &work,

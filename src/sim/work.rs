@@ -1,18 +1,19 @@
 //! What one step asks of each layer: compute time and bytes per tier (DESIGN §2.1, §2.4).
 
+use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
 use crate::sim::experts::Experts;
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
-use crate::units::{Bytes, Seconds, SimTime};
+use crate::units::{Bytes, Flops, Seconds, SimTime};
 
-/// One forward pass of `seqs` sequences together: each adds `tokens` new tokens, the
-/// sequences hold `ctx` cached tokens between them, and `outputs` tokens get logits.
+/// One forward pass of `seqs` sequences at the same point: each has `ctx` cached tokens and
+/// adds `tokens`; `outputs` tokens get logits.
 ///
 /// The weights are read once for the whole batch; KV is read and written per sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
-    /// Tokens cached before the step, summed over the sequences.
+    /// Tokens each sequence has cached before the step.
     pub ctx: u64,
     /// Tokens each sequence processes (the ubatch, or 1 when decoding).
     pub tokens: u32,
@@ -33,9 +34,32 @@ impl Step {
         }
     }
 
-    /// New tokens over all sequences: the matmuls' width.
-    pub fn batch_tokens(&self) -> u32 {
-        self.tokens.saturating_mul(self.seqs.max(1))
+    /// The step's sequences as one group.
+    pub fn group(&self) -> Group {
+        Group {
+            ctx: self.ctx,
+            tokens: self.tokens,
+            count: self.seqs.max(1),
+        }
+    }
+}
+
+/// Sequences at the same point of a batched step: `count` of them, each with `ctx` cached
+/// tokens, each adding `tokens`. A serving step lists one group per running request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    /// Tokens each sequence has cached.
+    pub ctx: u64,
+    /// Tokens each sequence adds.
+    pub tokens: u32,
+    /// Sequences in the group.
+    pub count: u32,
+}
+
+impl Group {
+    /// New tokens of the whole group.
+    pub fn new_tokens(&self) -> u32 {
+        self.tokens.saturating_mul(self.count)
     }
 }
 
@@ -77,14 +101,16 @@ impl StepWork {
         (1..self.tiers).map(|t| self.read(l, t)).sum()
     }
 
-    /// Fills in the demands of `step` on machine `m` with KV layout `kv`, reusing allocations.
-    /// With `experts`, MoE layers read the experts their tokens are routed to (and the cache
-    /// serves what it holds); without, the expected count under uniform routing.
+    /// Fills in the demands of a step over `groups` of sequences, `outputs` of whose tokens
+    /// get logits, on machine `m` with KV layout `kv`, reusing allocations. With `experts`, MoE
+    /// layers read the experts their tokens are routed to (and the cache serves what it holds);
+    /// without, the expected count under uniform routing.
     pub fn plan(
         &mut self,
         m: &Machine,
         kv: &KvLayout,
-        step: Step,
+        groups: &[Group],
+        outputs: u32,
         mut experts: Option<&mut Experts>,
     ) {
         let t: &ModelTraffic = &m.traffic;
@@ -97,7 +123,7 @@ impl StepWork {
         self.writes.clear();
         self.writes.resize(n * self.tiers, Bytes::ZERO);
         let tiers = self.tiers;
-        let batch = step.batch_tokens();
+        let batch: u32 = groups.iter().map(Group::new_tokens).sum();
         let matmul = m.matmul_rate(batch);
         let attention = m.attention_rate();
         let overhead = m.system.compute.layer_overhead;
@@ -106,45 +132,90 @@ impl StepWork {
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
             let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
             let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
-            reads[homes.attn] += w.attn;
-            reads[homes.ffn] += w.ffn;
+            let mut host = HostWork::default();
+            let mut weights =
+                |home: usize, bytes: Bytes, params: f64| match m.host_compute(home, batch) {
+                    Some(h) => host.add(h, bytes, Flops(2.0 * params * tokens)),
+                    None => reads[home] += bytes,
+                };
+            weights(homes.attn, w.attn, w.attn_params);
+            weights(homes.ffn, w.ffn, w.ffn_params);
+            let routed_params = w.expert_params * f64::from(w.experts_per_token);
             match experts.as_deref_mut() {
                 Some(x) => {
                     let r = x.route(m, l, batch);
-                    reads[homes.experts] += r.home;
+                    weights(homes.experts, r.home, routed_params);
                     reads[0] += r.cached;
                     writes[0] += r.fill;
                 }
-                None => reads[homes.experts] += w.expert * w.experts_read(batch),
+                None => weights(
+                    homes.experts,
+                    w.expert * w.experts_read(batch),
+                    routed_params,
+                ),
             }
             if l == 0 {
                 reads[m.token_embd] += t.embd_row * tokens;
             }
-            let flow = kv.flow(m, l, step);
-            for (pos, &tier) in kv.tiers.iter().enumerate() {
-                reads[tier] += kv.per_token * flow.read_tokens[pos] as f64;
-                writes[tier] += kv.per_token * flow.write_tokens[pos] as f64;
+            let mut attention_flops = Flops(0.0);
+            for g in groups {
+                let flow = kv.flow(m, l, g.ctx, g.tokens);
+                let count = f64::from(g.count);
+                for (pos, &tier) in kv.tiers.iter().enumerate() {
+                    reads[tier] += kv.per_token * (flow.read_tokens[pos] as f64 * count);
+                    writes[tier] += kv.per_token * (flow.write_tokens[pos] as f64 * count);
+                }
+                attention_flops += t.attention_flops(l, g.ctx, g.tokens) * count;
             }
             let local = reads[0] + writes[0];
-            let flops = t.matmul_flops(l, batch) / matmul
-                + t.attention_flops_by(l, step.ctx, step.tokens, step.seqs) / attention;
+            let device_flops = t.matmul_flops(l, batch) - host.flops;
+            let flops = device_flops / matmul + attention_flops / attention;
             self.local.push(local);
+            // llama.cpp runs a layer's graph splits one after another: the host's share adds
+            // to the device's rather than overlapping it.
             self.compute.push(SimTime::from_seconds(
-                roofline(flops, local / m.local_bw) + overhead,
+                roofline(flops, local / m.local_bw) + overhead + host.time(),
             ));
         }
 
         let head = n - 1;
         // llama.cpp skips the output head on a ubatch that asks for no logits.
-        if step.outputs > 0 {
-            self.reads[head * tiers + m.output] += t.output;
+        let mut host = HostWork::default();
+        if outputs > 0 {
+            match m.host_compute(m.output, outputs) {
+                Some(h) => host.add(h, t.output, t.head_flops(outputs)),
+                None => self.reads[head * tiers + m.output] += t.output,
+            }
             self.reads[head * tiers] += t.output_norm;
         }
         let local = self.reads[head * tiers];
         self.local.push(local);
-        let flops = t.head_flops(step.outputs) / matmul;
-        self.compute
-            .push(SimTime::from_seconds(roofline(flops, local / m.local_bw)));
+        let flops = (t.head_flops(outputs) - host.flops) / matmul;
+        self.compute.push(SimTime::from_seconds(
+            roofline(flops, local / m.local_bw) + host.time(),
+        ));
+    }
+}
+
+/// The part of a layer a host processor computes on the weights its tier holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct HostWork {
+    flops: Flops,
+    time: Seconds,
+}
+
+impl HostWork {
+    /// Adds a class of weights computed by `h`: its own roofline, plus a hand-over.
+    fn add(&mut self, h: &HostCompute, bytes: Bytes, flops: Flops) {
+        if bytes.0 <= 0.0 {
+            return;
+        }
+        self.flops += flops;
+        self.time += roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw) + h.hop;
+    }
+
+    fn time(&self) -> Seconds {
+        self.time
     }
 }
 

@@ -9,7 +9,6 @@ use crate::config::system::SystemSpec;
 use crate::model::spec::ModelSpec;
 use crate::rng;
 use crate::scenario::{self, TestCase, TestGrid, TestOutcome, percentile};
-use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::sweep::spec::{Baseline, Point, SweepSpec, map_overrides, value_override, value_text};
 
@@ -151,6 +150,7 @@ pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
         "n_gen",
         "n_depth",
         "n_ubatch",
+        "n_seq",
         "type_k",
         "type_v",
         "ts",
@@ -254,6 +254,7 @@ pub fn run_point(
             c.n_gen.to_string(),
             c.n_depth.to_string(),
             c.n_ubatch.to_string(),
+            c.seqs().to_string(),
             c.type_k.name().to_owned(),
             c.type_v.name().to_owned(),
             num(ts),
@@ -310,13 +311,12 @@ pub fn check_point(
     let r = resolve(spec, fixed, point)?;
     let m = Machine::new(&r.model.spec, &r.system.spec)?;
     for c in cases {
-        KvLayout::new(&m, c.type_k, c.type_v, c.max_ctx())?;
+        c.kv_layout(&m)?;
     }
     if let Some(b) = baseline_system(spec, &r)? {
         let bm = Machine::new(&r.model.spec, &b).map_err(|e| baseline_error(&b, e))?;
         for c in cases {
-            KvLayout::new(&bm, c.type_k, c.type_v, c.max_ctx())
-                .map_err(|e| baseline_error(&b, e))?;
+            c.kv_layout(&bm).map_err(|e| baseline_error(&b, e))?;
         }
     }
     Ok(m.system.tiers.len())
@@ -350,6 +350,7 @@ pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
         n_depth: t.n_depth.clone(),
         n_batch: t.n_batch.clone(),
         n_ubatch: t.n_ubatch.clone(),
+        n_seq: t.n_seq.clone(),
         type_k: t.type_k.clone(),
         type_v: t.type_v.clone(),
         n_threads: vec![1],

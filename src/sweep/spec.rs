@@ -76,6 +76,9 @@ pub struct TestsSpec {
     /// Physical batch sizes.
     #[serde(default = "ubatch_default")]
     pub n_ubatch: Vec<u32>,
+    /// Sequences decoding together (the batch size of a serving step).
+    #[serde(default = "one_list")]
+    pub n_seq: Vec<u32>,
     /// KV key types.
     #[serde(default = "f16_list")]
     pub type_k: Vec<QuantType>,
@@ -92,6 +95,9 @@ fn tg_default() -> Vec<u32> {
 }
 fn zero_list() -> Vec<u32> {
     vec![0]
+}
+fn one_list() -> Vec<u32> {
+    vec![1]
 }
 fn batch_default() -> Vec<u32> {
     vec![2048]
@@ -112,6 +118,7 @@ impl Default for TestsSpec {
             n_depth: zero_list(),
             n_batch: batch_default(),
             n_ubatch: ubatch_default(),
+            n_seq: one_list(),
             type_k: f16_list(),
             type_v: f16_list(),
         }

@@ -87,6 +87,7 @@ pub fn case(n_prompt: u32, n_gen: u32, n_depth: u32) -> TestCase {
         n_depth,
         n_batch: 2048,
         n_ubatch: 512,
+        n_seq: 1,
         type_k: QuantType::F16,
         type_v: QuantType::F16,
         n_threads: 1,

@@ -1,6 +1,7 @@
 //! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
 
 mod helpers;
+mod presets;
 
 use approx::assert_relative_eq;
 use helpers::*;
