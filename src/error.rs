@@ -17,6 +17,9 @@ pub enum Error {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// A request trace is unreadable or wrong.
+    #[error(transparent)]
+    Trace(#[from] crate::serving::trace::TraceError),
     /// Writing results failed.
     #[error("cannot write results: {0}")]
     Output(#[source] std::io::Error),
@@ -26,7 +29,7 @@ impl Error {
     /// The process exit status for this error: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) | Self::Usage { .. } => 2,
+            Self::Config(_) | Self::Usage { .. } | Self::Trace(_) => 2,
             Self::Output(_) => 1,
         }
     }

@@ -58,6 +58,7 @@ pub mod model;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod serving;
 pub mod sim;
 pub mod sweep;
 pub mod tier;

@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod ceiling;
 pub mod latency;
 pub mod require;
+pub mod serve;
 pub mod simulate;
 pub mod stage;
 pub mod sweep;
@@ -41,6 +42,9 @@ pub enum Command {
     /// The least (or most) value of a parameter that meets targets such as
     /// `tg >= 0.9*baseline`, by bisection, over a grid of other parameters.
     Require(RequireArgs),
+    /// Serve a stream of requests with continuous batching: throughput, TTFT and TPOT
+    /// percentiles, traffic and flash lifetime per tier.
+    Serve(Box<serve::ServeArgs>),
     /// Fit a system profile to measured llama-bench results.
     Calibrate(Box<calibrate::CalibrateArgs>),
     /// Compare a profile's predictions with measured llama-bench results.
@@ -441,6 +445,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             out.write_all(text.as_bytes()).map_err(Error::Output)
         }
         Command::Stage(args) => stage::run(&args, out),
+        Command::Serve(args) => serve::run(&args, out),
         Command::Ceiling(args) => ceiling::run(&ceiling::CeilingOptions::from_args(&args)?, out),
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Latency(cmd) => latency::run(&cmd, out),

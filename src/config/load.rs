@@ -77,6 +77,7 @@ impl Override {
         match self.path[0].as_str() {
             "model" if self.path.len() > 1 => (Target::Model, &self.path[1..]),
             "system" if self.path.len() > 1 => (Target::System, &self.path[1..]),
+            "serve" if self.path.len() > 1 => (Target::Serve, &self.path[1..]),
             _ => (Target::System, &self.path[..]),
         }
     }
@@ -142,6 +143,8 @@ pub enum Target {
     Model,
     /// The system spec.
     System,
+    /// The serving workload (`serve.max_batch=32`).
+    Serve,
 }
 
 /// Loads a model by preset name, YAML file or GGUF file (the default model when `None`),
@@ -217,7 +220,8 @@ fn load<T: DeserializeOwned>(
     load_text(text, origin, sets, target)
 }
 
-fn load_text<T: DeserializeOwned>(
+/// Parses YAML `text` from `origin` into a spec after applying the overrides aimed at `target`.
+pub(crate) fn load_text<T: DeserializeOwned>(
     text: String,
     origin: String,
     sets: &[Override],

@@ -3,8 +3,13 @@
 //! Each token of a step draws `experts_per_token` distinct experts per MoE layer, by a Zipf
 //! popularity whose ranking each layer shuffles once per run. A step reads the union of the
 //! experts its tokens picked. When the experts' home is a slower tier and the system keeps an
-//! expert cache, an LRU cache of whole experts in the compute-local tier serves hits locally;
-//! a miss is read from the home tier and copied in, evicting the least recently used.
+//! expert cache, LRU caches of whole experts in the compute-local tier serve hits locally; a
+//! miss is read from the home tier and copied in, evicting the least recently used. Each layer
+//! has its own LRU with an equal share of the bytes: layers are visited in a fixed cycle, and
+//! one LRU over all of them would evict every layer's experts just before they are needed again
+//! whenever the cache is smaller than a step's working set. When the home tier computes its own
+//! experts (a host processor), a miss is computed there and nothing is copied in: the cache is
+//! then the static set of most popular experts a warm start gives it.
 
 use rand::{Rng, SeedableRng};
 
@@ -16,6 +21,10 @@ use crate::units::Bytes;
 /// Where one layer's expert bytes come from in one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ExpertReads {
+    /// Distinct experts the cache held (all of them when the home is local).
+    pub hits: u32,
+    /// Distinct experts read from the home tier.
+    pub misses: u32,
     /// Bytes read from the experts' home tier.
     pub home: Bytes,
     /// Bytes read from the cache in the compute-local tier.
@@ -50,6 +59,8 @@ pub struct Experts {
     rank_to_expert: Vec<Vec<u32>>,
     /// Per layer, the offset of its experts in the flat id space (`u32::MAX` on dense layers).
     base: Vec<u32>,
+    /// Per layer, the LRU of its cached experts (ids local to the layer).
+    cache: Option<Vec<Lru>>,
     /// Step stamp of each flat expert id, marking the union of the current step.
     picked: Vec<u32>,
     /// Per-token stamp of each flat expert id, for drawing distinct experts.
@@ -57,7 +68,6 @@ pub struct Experts {
     stamp: u32,
     token_stamp: u32,
     union: Vec<u32>,
-    cache: Option<Lru>,
     stats: CacheStats,
 }
 
@@ -98,26 +108,21 @@ impl Experts {
             rank_to_expert.push(order);
         }
         let total = next as usize;
-        let remote = (0..layers.len()).any(|l| layers[l].n_experts > 0 && m.layers[l].experts > 0);
-        let cache = spec.cache.filter(|_| remote).map(|capacity| {
-            let sizes: Vec<Bytes> = layers
-                .iter()
-                .zip(&m.layers)
-                .flat_map(|(l, homes)| {
-                    // Experts already local are never cached: size zero marks them.
-                    let size = if homes.experts > 0 {
-                        l.expert
-                    } else {
-                        Bytes::ZERO
-                    };
-                    std::iter::repeat_n(size, l.n_experts as usize)
+        let remote = |l: usize| layers[l].n_experts > 0 && m.layers[l].experts > 0;
+        let n_remote = (0..layers.len()).filter(|&l| remote(l)).count();
+        let cache = spec.cache.filter(|_| n_remote > 0).map(|capacity| {
+            let share = capacity / n_remote as f64;
+            (0..layers.len())
+                .map(|l| {
+                    // Layers whose experts are already local keep no cache.
+                    let cap = if remote(l) { share } else { Bytes::ZERO };
+                    let mut lru = Lru::new(layers[l].n_experts as usize, layers[l].expert, cap);
+                    if spec.warm {
+                        lru.warm(&rank_to_expert[l]);
+                    }
+                    lru
                 })
-                .collect();
-            let mut lru = Lru::new(sizes, capacity);
-            if spec.warm {
-                lru.warm(&rank_to_expert, &base, &cdf);
-            }
-            lru
+                .collect()
         });
         Some(Self {
             rng,
@@ -140,8 +145,8 @@ impl Experts {
     }
 
     /// Routes `tokens` tokens through layer `layer` of `m` and says where the union of their
-    /// experts is read from.
-    pub fn route(&mut self, m: &Machine, layer: usize, tokens: u32) -> ExpertReads {
+    /// experts is read from; with `admit` false a miss is not copied into the cache.
+    pub fn route(&mut self, m: &Machine, layer: usize, tokens: u32, admit: bool) -> ExpertReads {
         let w = &m.traffic.layers[layer];
         if w.n_experts == 0 || tokens == 0 {
             return ExpertReads::default();
@@ -176,31 +181,36 @@ impl Experts {
             }
         }
         let home_is_local = m.layers[layer].experts == 0;
-        let distinct = self.union.len() as f64;
+        let distinct = self.union.len() as u32;
         match &mut self.cache {
             _ if home_is_local => ExpertReads {
-                cached: w.expert * distinct,
+                hits: distinct,
+                cached: w.expert * f64::from(distinct),
                 ..ExpertReads::default()
             },
             None => ExpertReads {
-                home: w.expert * distinct,
+                misses: distinct,
+                home: w.expert * f64::from(distinct),
                 ..ExpertReads::default()
             },
-            Some(lru) => {
+            Some(caches) => {
+                let lru = &mut caches[layer];
                 // Ascending ids: the order tokens happened to draw them in is not an access order.
                 self.union.sort_unstable();
-                let mut hits = 0u64;
+                let mut hits = 0u32;
                 for &id in &self.union {
-                    hits += u64::from(lru.access(id));
+                    hits += u32::from(lru.access(id - base, admit));
                 }
-                let misses = self.union.len() as u64 - hits;
-                self.stats.accesses += self.union.len() as u64;
-                self.stats.hits += hits;
-                let missed = w.expert * misses as f64;
+                let misses = distinct - hits;
+                self.stats.accesses += u64::from(distinct);
+                self.stats.hits += u64::from(hits);
+                let missed = w.expert * f64::from(misses);
                 ExpertReads {
+                    hits,
+                    misses,
                     home: missed,
-                    cached: w.expert * hits as f64,
-                    fill: if lru.admits(w.expert) {
+                    cached: w.expert * f64::from(hits),
+                    fill: if admit && lru.admits() {
                         missed
                     } else {
                         Bytes::ZERO
@@ -268,11 +278,11 @@ fn shuffle(v: &mut [u32], rng: &mut SimRng) {
 
 const NIL: u32 = u32::MAX;
 
-/// An LRU set of experts sized in bytes: an intrusive doubly linked list over flat expert ids,
-/// so an access is O(1) and a run allocates once.
+/// One layer's LRU set of equally sized experts: an intrusive doubly linked list over expert
+/// ids, so an access is O(1) and a run allocates once.
 #[derive(Debug, Clone)]
 struct Lru {
-    sizes: Vec<Bytes>,
+    size: Bytes,
     capacity: Bytes,
     used: Bytes,
     resident: Vec<bool>,
@@ -283,10 +293,9 @@ struct Lru {
 }
 
 impl Lru {
-    fn new(sizes: Vec<Bytes>, capacity: Bytes) -> Self {
-        let n = sizes.len();
+    fn new(n: usize, size: Bytes, capacity: Bytes) -> Self {
         Self {
-            sizes,
+            size,
             capacity,
             used: Bytes::ZERO,
             resident: vec![false; n],
@@ -297,59 +306,45 @@ impl Lru {
         }
     }
 
-    /// Whether an expert of `size` can be held at all.
-    fn admits(&self, size: Bytes) -> bool {
-        size <= self.capacity
+    /// Whether an expert fits at all.
+    fn admits(&self) -> bool {
+        self.size.0 > 0.0 && self.size <= self.capacity
     }
 
-    /// Fills the cache with the most popular experts: rank 0 of every layer, then rank 1, ...,
-    /// so that popularity, not layer order, decides what a small cache holds. The most popular
-    /// end up most recently used.
-    fn warm(&mut self, order: &[Vec<u32>], base: &[u32], cdf: &[f64]) {
-        let ranks = cdf.len();
-        let mut inserted = Vec::new();
-        'fill: for rank in 0..ranks {
-            for (l, o) in order.iter().enumerate() {
-                let Some(&e) = o.get(rank) else { continue };
-                let id = base[l] + e;
-                let size = self.sizes[id as usize];
-                if size.0 <= 0.0 {
-                    continue;
-                }
-                if self.used + size > self.capacity {
-                    break 'fill;
-                }
-                self.used += size;
-                self.resident[id as usize] = true;
-                inserted.push(id);
-            }
+    /// Fills the cache with the layer's most popular experts, `order` listing them by rank;
+    /// the most popular end up most recently used.
+    fn warm(&mut self, order: &[u32]) {
+        if !self.admits() {
+            return;
         }
-        // Insert least popular first so that the most popular sit at the head.
-        for &id in inserted.iter().rev() {
-            self.push_front(id);
+        let fit = (self.capacity / self.size).floor() as usize;
+        for &e in order[..fit.min(order.len())].iter().rev() {
+            self.used += self.size;
+            self.resident[e as usize] = true;
+            self.push_front(e);
         }
     }
 
-    /// Touches expert `id`; true on a hit. A miss inserts it and evicts from the tail.
-    fn access(&mut self, id: u32) -> bool {
+    /// Touches expert `id`; true on a hit. A miss with `admit` inserts it, evicting from the
+    /// tail.
+    fn access(&mut self, id: u32, admit: bool) -> bool {
         let i = id as usize;
         if self.resident[i] {
             self.unlink(id);
             self.push_front(id);
             return true;
         }
-        let size = self.sizes[i];
-        if size > self.capacity {
+        if !admit || !self.admits() {
             return false;
         }
-        while self.used + size > self.capacity && self.tail != NIL {
+        while self.used + self.size > self.capacity && self.tail != NIL {
             let victim = self.tail;
             self.unlink(victim);
             self.resident[victim as usize] = false;
-            self.used = self.used - self.sizes[victim as usize];
+            self.used = self.used - self.size;
         }
         self.resident[i] = true;
-        self.used += size;
+        self.used += self.size;
         self.push_front(id);
         false
     }
@@ -390,18 +385,18 @@ mod tests {
     use super::*;
 
     fn lru(n: usize, size: f64, cap: f64) -> Lru {
-        Lru::new(vec![Bytes(size); n], Bytes(cap))
+        Lru::new(n, Bytes(size), Bytes(cap))
     }
 
     #[test]
     fn lru_evicts_least_recently_used() {
         let mut c = lru(4, 1.0, 2.0);
-        assert!(!c.access(0));
-        assert!(!c.access(1));
-        assert!(c.access(0));
-        assert!(!c.access(2)); // evicts 1, the least recently used
-        assert!(c.access(0));
-        assert!(!c.access(1));
+        assert!(!c.access(0, true));
+        assert!(!c.access(1, true));
+        assert!(c.access(0, true));
+        assert!(!c.access(2, true)); // evicts 1, the least recently used
+        assert!(c.access(0, true));
+        assert!(!c.access(1, true));
         assert_eq!(c.used, Bytes(2.0));
     }
 
@@ -409,7 +404,7 @@ mod tests {
     fn lru_never_holds_more_than_capacity() {
         let mut c = lru(10, 3.0, 10.0);
         for id in [0, 1, 2, 3, 4, 0, 5, 1, 9] {
-            c.access(id);
+            c.access(id, true);
             assert!(c.used <= Bytes(10.0));
             assert!(c.resident.iter().filter(|&&r| r).count() <= 3);
         }
@@ -418,10 +413,21 @@ mod tests {
     #[test]
     fn an_expert_larger_than_the_cache_is_never_admitted() {
         let mut c = lru(2, 5.0, 4.0);
-        assert!(!c.access(0));
-        assert!(!c.access(0));
+        assert!(!c.access(0, true));
+        assert!(!c.access(0, true));
         assert_eq!(c.used, Bytes::ZERO);
-        assert!(!c.admits(Bytes(5.0)));
+        assert!(!c.admits());
+    }
+
+    #[test]
+    fn warm_holds_the_top_ranks_and_a_closed_cache_never_changes() {
+        let mut c = lru(8, 2.0, 5.0);
+        c.warm(&[6, 1, 3, 0, 2, 4, 5, 7]);
+        assert_eq!(c.used, Bytes(4.0));
+        assert!(c.resident[6] && c.resident[1] && !c.resident[3]);
+        assert!(!c.access(3, false));
+        assert!(!c.resident[3] && c.resident[6] && c.resident[1]);
+        assert!(c.access(6, false));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
-use crate::sim::experts::Experts;
+use crate::sim::experts::{ExpertReads, Experts};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::units::{Bytes, Flops, Seconds, SimTime};
@@ -133,26 +133,39 @@ impl StepWork {
             let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
             let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
             let mut host = HostWork::default();
-            let mut weights =
-                |home: usize, bytes: Bytes, params: f64| match m.host_compute(home, batch) {
+            for (home, bytes, params) in [
+                (homes.attn, w.attn, w.attn_params),
+                (homes.ffn, w.ffn, w.ffn_params),
+            ] {
+                match m.host_compute(home, batch) {
                     Some(h) => host.add(h, bytes, Flops(2.0 * params * tokens)),
                     None => reads[home] += bytes,
-                };
-            weights(homes.attn, w.attn, w.attn_params);
-            weights(homes.ffn, w.ffn, w.ffn_params);
-            let routed_params = w.expert_params * f64::from(w.experts_per_token);
-            match experts.as_deref_mut() {
-                Some(x) => {
-                    let r = x.route(m, l, batch);
-                    weights(homes.experts, r.home, routed_params);
-                    reads[0] += r.cached;
-                    writes[0] += r.fill;
                 }
-                None => weights(
-                    homes.experts,
-                    w.expert * w.experts_read(batch),
-                    routed_params,
-                ),
+            }
+            let routed = Flops(2.0 * w.expert_params * f64::from(w.experts_per_token) * tokens);
+            let expert_host = m.host_compute(homes.experts, batch);
+            let r = match experts.as_deref_mut() {
+                // A host that computes its own experts keeps the misses: nothing is copied in.
+                Some(x) => x.route(m, l, batch, expert_host.is_none()),
+                None => ExpertReads {
+                    home: w.expert * w.experts_read(batch),
+                    ..ExpertReads::default()
+                },
+            };
+            reads[0] += r.cached;
+            writes[0] += r.fill;
+            match expert_host {
+                Some(h) => {
+                    // Tokens' expert uses split between device and host as their experts do.
+                    let distinct = r.hits + r.misses;
+                    let host_share = if distinct > 0 {
+                        f64::from(r.misses) / f64::from(distinct)
+                    } else {
+                        1.0
+                    };
+                    host.add(h, r.home, routed * host_share);
+                }
+                None => reads[homes.experts] += r.home,
             }
             if l == 0 {
                 reads[m.token_embd] += t.embd_row * tokens;

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod presets;
+mod realism;
 
 use approx::assert_relative_eq;
 use helpers::*;
