@@ -456,6 +456,20 @@ fn model_type(m: &Machine) -> String {
     )
 }
 
+/// A sentence warning that tier `t` wears out in `years`, when that is below its endurance
+/// target; `None` when it lasts long enough or does not wear.
+pub fn wear_warning(t: &crate::config::system::TierSpec, years: Option<f64>) -> Option<String> {
+    let target = t.endurance.as_ref()?.target_years;
+    let years = years?;
+    (years < target).then(|| {
+        format!(
+            "tier `{}` wears out in {years:.2} years at this write rate, below its {target}-year \
+             target (tiers.{}.endurance.target_years)",
+            t.name, t.name
+        )
+    })
+}
+
 /// Years a flash tier lasts when `written` bytes arrive every `wall` seconds:
 /// `capacity · pe_cycles / (write_rate · waf)`; `None` without endurance figures or writes.
 pub fn lifetime_years(

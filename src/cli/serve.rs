@@ -81,5 +81,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
         _ => report::write_md(&mut text, &ctx, &outcome),
     }
     .map_err(Error::Output)?;
+    for w in report::wear_warnings(&ctx, &outcome) {
+        eprintln!("tiersim: warning: {w}");
+    }
     out.write_all(&text).map_err(Error::Output)
 }

@@ -167,6 +167,11 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         let outcome = scenario::run_test(&machine, case, opts.reps, opts.seed, id as u32)?;
         let rec = scenario::record(&machine, &ctx, case, &outcome);
         exporter.record(out, &rec).map_err(Error::Output)?;
+        for (t, usage) in machine.system.tiers.iter().zip(&rec.tiers) {
+            if let Some(w) = scenario::wear_warning(t, usage.lifetime_years) {
+                eprintln!("tiersim: warning: {}: {w}", rec.test_name());
+            }
+        }
     }
     exporter.footer(out).map_err(Error::Output)
 }

@@ -165,10 +165,17 @@ pub struct EnduranceSpec {
     /// Write amplification factor (device bytes written per host byte).
     #[serde(default = "one")]
     pub waf: f64,
+    /// Service life the tier must reach; a run that wears it out sooner says so.
+    #[serde(default = "five")]
+    pub target_years: f64,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+fn five() -> f64 {
+    5.0
 }
 
 /// Where weights and KV cache live.

@@ -160,9 +160,12 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
             );
         }
         if let Some(e) = &t.endurance
-            && !(e.pe_cycles > 0.0 && e.waf >= 1.0)
+            && !(e.pe_cycles > 0.0 && e.waf >= 1.0 && e.target_years >= 0.0)
         {
-            return bad(f("endurance"), "needs pe_cycles > 0 and waf >= 1".into());
+            return bad(
+                f("endurance"),
+                "needs pe_cycles > 0, waf >= 1 and target_years >= 0".into(),
+            );
         }
         if let Some(c) = &t.compute {
             if i == 0 {

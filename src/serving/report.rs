@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::config::system::TierSpec;
-use crate::scenario::{TierFigures, lifetime_years};
+use crate::scenario::{TierFigures, lifetime_years, wear_warning};
 use crate::serving::{QUANTILES, ServeOutcome, ServeSpec, ServeSummary};
 use crate::units::Seconds;
 
@@ -57,6 +57,16 @@ fn tier_rows(ctx: &ServeContext<'_>, out: &ServeOutcome, wall: Seconds) -> Vec<T
             stall_s: f.stall.0,
             lifetime_years: lifetime_years(t, f.bytes_written, wall),
         })
+        .collect()
+}
+
+/// Warnings for flash tiers the run would wear out before their endurance target.
+pub fn wear_warnings(ctx: &ServeContext<'_>, out: &ServeOutcome) -> Vec<String> {
+    let wall = out.summary().wall;
+    ctx.tiers
+        .iter()
+        .zip(&out.tiers)
+        .filter_map(|(t, f)| wear_warning(t, lifetime_years(t, f.bytes_written, wall)))
         .collect()
 }
 

@@ -48,6 +48,16 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
         .take(n_axes)
         .map(str::to_owned)
         .collect();
+    let lifetimes: Vec<(usize, usize)> = header
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let tier = h.strip_prefix("tier")?.strip_suffix("_lifetime_years")?;
+            Some((i, col(&format!("tier{tier}"))?))
+        })
+        .collect();
+    // The shortest flash lifetime seen: years, tier name, test and parameters.
+    let mut shortest: Option<(f64, String, String)> = None;
     let mut tests: BTreeMap<String, TestSummary> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut points = std::collections::BTreeSet::new();
@@ -58,6 +68,25 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
         let v: f64 = rec.get(ts).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN);
         let b: Option<f64> = rec.get(base).and_then(|x| x.parse().ok());
         let d: Option<f64> = rec.get(deg).and_then(|x| x.parse().ok());
+        let at = || -> String {
+            axes.iter()
+                .enumerate()
+                .filter_map(|(i, a)| {
+                    rec.get(1 + i)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| format!("{a}={v}"))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for &(years_col, tier_col) in &lifetimes {
+            if let Some(y) = rec.get(years_col).and_then(|x| x.parse::<f64>().ok())
+                && shortest.as_ref().is_none_or(|(s, _, _)| y < *s)
+            {
+                let tier = rec.get(tier_col).unwrap_or_default().to_owned();
+                shortest = Some((y, tier, format!("{name} at {}", at())));
+            }
+        }
         if !tests.contains_key(&name) {
             order.push(name.clone());
         }
@@ -77,16 +106,7 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
         if let Some(d) = d
             && s.worst.as_ref().is_none_or(|(w, _)| d > *w)
         {
-            let at: Vec<String> = axes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, a)| {
-                    rec.get(1 + i)
-                        .filter(|v| !v.is_empty())
-                        .map(|v| format!("{a}={v}"))
-                })
-                .collect();
-            s.worst = Some((d, at.join(", ")));
+            s.worst = Some((d, at()));
         }
     }
     let mut out = String::new();
@@ -113,6 +133,12 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
             out,
             "{name:<22} {:>12.2} {:>12.2} {base:>12}  {worst}",
             s.min_ts, s.max_ts
+        );
+    }
+    if let Some((y, tier, at)) = shortest {
+        let _ = writeln!(
+            out,
+            "shortest flash lifetime: {y:.2} years ({tier}, {at}); the default endurance target is 5 years"
         );
     }
     Ok(out)

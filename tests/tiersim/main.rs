@@ -3,6 +3,7 @@
 mod helpers;
 mod presets;
 mod realism;
+mod serving;
 
 use approx::assert_relative_eq;
 use helpers::*;
