@@ -625,6 +625,8 @@ impl SimTime {
     pub const ZERO: Self = Self(0);
     /// Femtoseconds per second.
     pub const PER_SECOND: f64 = 1e15;
+    /// The latest time the clock can hold (about 5.12 hours); time saturates there.
+    pub const MAX: Self = Self(u64::MAX);
 
     /// The nearest simulated time to a duration (saturating; negative durations become zero).
     #[inline]

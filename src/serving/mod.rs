@@ -17,7 +17,7 @@ use rand::Rng;
 
 use crate::config::error::ConfigError;
 use crate::rng::{self, SimRng};
-use crate::scenario::{TierFigures, add_tier_figures, percentile};
+use crate::scenario::{TestOutcome, TierFigures, add_tier_figures, percentile};
 use crate::sim::experts::CacheStats;
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
@@ -154,6 +154,26 @@ pub struct ServeSummary {
 pub const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
 impl ServeOutcome {
+    /// The run as one test outcome, so that sweeps write it in their usual row: one sample (the
+    /// wall time), each request's TTFT, each request's TPOT, the tiers and the expert cache.
+    pub fn as_test_outcome(&self) -> TestOutcome {
+        TestOutcome {
+            samples: vec![self.summary().wall],
+            ttft: self.served.iter().map(Served::ttft).collect(),
+            tpot: self.served.iter().filter_map(Served::tpot).collect(),
+            tiers: self.tiers.clone(),
+            expert_cache: self.expert_cache,
+        }
+    }
+
+    /// Output tokens of every request.
+    pub fn output_tokens(&self) -> u64 {
+        self.served
+            .iter()
+            .map(|s| u64::from(s.request.output))
+            .sum()
+    }
+
     /// The headline figures.
     pub fn summary(&self) -> ServeSummary {
         let first = self
@@ -163,11 +183,7 @@ impl ServeOutcome {
             .fold(f64::INFINITY, f64::min);
         let last = self.served.iter().map(|s| s.finished.0).fold(0.0, f64::max);
         let wall = Seconds((last - first).max(0.0));
-        let tokens: u64 = self
-            .served
-            .iter()
-            .map(|s| u64::from(s.request.output))
-            .sum();
+        let tokens = self.output_tokens();
         let per_s = |x: f64| if wall.0 > 0.0 { x / wall.0 } else { 0.0 };
         let q = |xs: Vec<Seconds>| QUANTILES.map(|p| percentile(&xs, p));
         ServeSummary {
@@ -202,13 +218,13 @@ struct Slot {
     step_tokens: u32,
 }
 
-/// Serves `reqs` (in arrival order) on `m` as `spec` says, drawing from `seed`.
-pub fn serve(
+/// The KV layout of `spec`'s slots on `m` for `reqs`, and the tokens one slot holds; fails when
+/// a request cannot fit a slot or the slots cannot fit the tiers.
+pub fn slot_layout(
     m: &Machine,
     spec: &ServeSpec,
     reqs: &[Request],
-    seed: u64,
-) -> Result<ServeOutcome, ConfigError> {
+) -> Result<(KvLayout, u64), ConfigError> {
     let longest = reqs
         .iter()
         .map(|r| u64::from(r.prompt) + u64::from(r.output))
@@ -238,6 +254,34 @@ pub fn serve(
         None => longest,
     };
     let kv = KvLayout::for_batch(m, spec.type_k, spec.type_v, slot_tokens, spec.max_batch)?;
+    Ok((kv, slot_tokens))
+}
+
+/// Serves `reqs` (in arrival order) on `m` as `spec` says, drawing from `seed`.
+pub fn serve(
+    m: &Machine,
+    spec: &ServeSpec,
+    reqs: &[Request],
+    seed: u64,
+) -> Result<ServeOutcome, ConfigError> {
+    let (kv, slot_tokens) = slot_layout(m, spec, reqs)?;
+    let beyond_clock = || {
+        ConfigError::invalid(
+            "serve",
+            "requests",
+            format!(
+                "run past the simulation clock's range of {:.0} s (5.1 hours); serve fewer \
+                 requests or raise arrival_rate_per_s",
+                SimTime::MAX.to_seconds().0
+            ),
+        )
+    };
+    if reqs
+        .last()
+        .is_some_and(|r| SimTime::from_seconds(r.arrival) >= SimTime::MAX)
+    {
+        return Err(beyond_clock());
+    }
     let mut run = Run::new(m, &kv, rng::stream(seed, STREAM_RUN));
     let mut served: Vec<Option<Served>> = vec![None; reqs.len()];
     let mut waiting: VecDeque<usize> = VecDeque::new();
@@ -260,7 +304,9 @@ pub fn serve(
         {
             slots.push(Slot {
                 index,
-                admitted: now,
+                // The clock rounds an arrival to its resolution; a request is never admitted
+                // before it arrives.
+                admitted: now.max(reqs[index].arrival),
                 ctx: 0,
                 prompt_left: reqs[index].prompt,
                 generated: 0,
@@ -329,6 +375,10 @@ pub fn serve(
             });
             false
         });
+    }
+    // A saturated clock has stopped: the times after it are wrong, not merely late.
+    if run.now() >= SimTime::MAX {
+        return Err(beyond_clock());
     }
     let mut tiers = vec![TierFigures::default(); m.system.tiers.len()];
     add_tier_figures(&run, &mut tiers, 1.0);

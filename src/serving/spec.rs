@@ -93,9 +93,10 @@ impl Default for ServeSpec {
     }
 }
 
-/// A distribution of token counts; draws are rounded and at least 1.
+/// A distribution of token counts; draws are rounded and at least 1. Written as a one-key map:
+/// `{fixed: 128}`, `{uniform: {min: 64, max: 512}}`, `{lognormal: {median: 512, p99: 4096}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "LengthsMap", into = "LengthsMap")]
 pub enum Lengths {
     /// Always the same count.
     Fixed(u32),
@@ -114,6 +115,73 @@ pub enum Lengths {
         /// 99th percentile.
         p99: f64,
     },
+}
+
+/// The one-key map form of [`Lengths`]: serde_yaml spells an externally tagged enum as a YAML
+/// tag (`!fixed 128`), which neither users nor dotted-path overrides write.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LengthsMap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fixed: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uniform: Option<UniformLengths>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lognormal: Option<LognormalLengths>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UniformLengths {
+    min: u32,
+    max: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LognormalLengths {
+    median: f64,
+    p99: f64,
+}
+
+impl TryFrom<LengthsMap> for Lengths {
+    type Error = String;
+
+    fn try_from(m: LengthsMap) -> Result<Self, String> {
+        match (m.fixed, m.uniform, m.lognormal) {
+            (Some(n), None, None) => Ok(Lengths::Fixed(n)),
+            (None, Some(u), None) => Ok(Lengths::Uniform {
+                min: u.min,
+                max: u.max,
+            }),
+            (None, None, Some(l)) => Ok(Lengths::Lognormal {
+                median: l.median,
+                p99: l.p99,
+            }),
+            _ => {
+                Err("expected exactly one of fixed, uniform or lognormal, e.g. {fixed: 128}".into())
+            }
+        }
+    }
+}
+
+impl From<Lengths> for LengthsMap {
+    fn from(l: Lengths) -> Self {
+        match l {
+            Lengths::Fixed(n) => Self {
+                fixed: Some(n),
+                ..Self::default()
+            },
+            Lengths::Uniform { min, max } => Self {
+                uniform: Some(UniformLengths { min, max }),
+                ..Self::default()
+            },
+            Lengths::Lognormal { median, p99 } => Self {
+                lognormal: Some(LognormalLengths { median, p99 }),
+                ..Self::default()
+            },
+        }
+    }
 }
 
 /// z of the 99th percentile of the standard normal.

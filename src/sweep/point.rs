@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::error::ConfigError;
-use crate::config::load::{self, Loaded, Override};
+use crate::config::load::{self, Loaded, Override, Target};
 use crate::config::system::SystemSpec;
 use crate::model::spec::ModelSpec;
 use crate::rng;
 use crate::scenario::{self, TestCase, TestGrid, TestOutcome, percentile};
+use crate::serving::{self, ServeSpec};
 use crate::sim::machine::Machine;
 use crate::sweep::spec::{Baseline, Point, SweepSpec, map_overrides, value_override, value_text};
 
@@ -18,6 +19,8 @@ pub struct Resolved {
     pub model: Loaded<ModelSpec>,
     /// The system.
     pub system: Loaded<SystemSpec>,
+    /// The serving workload with the point's `serve.` overrides, when the sweep serves.
+    pub serve: Option<ServeSpec>,
 }
 
 /// Loads the configuration of `point`.
@@ -43,9 +46,22 @@ pub fn resolve(
         },
         other => other,
     };
+    let serve = match &spec.serve {
+        None => None,
+        Some(s) => {
+            let origin = format!("the sweep's serve workload at point {}", point.id);
+            let text = serde_yaml::to_string(s).expect("a spec serialises");
+            let s: ServeSpec = load::load_text(text, origin.clone(), &sets, Target::Serve)
+                .map_err(with_point)?
+                .spec;
+            s.validate(&origin)?;
+            Some(s)
+        }
+    };
     Ok(Resolved {
         model: load::model(Some(&model), &sets).map_err(with_point)?,
         system: load::system(Some(&system), &sets).map_err(with_point)?,
+        serve,
     })
 }
 
@@ -101,11 +117,15 @@ impl BaselineCache {
         &self,
         model: &ModelSpec,
         system: &SystemSpec,
-        cases: &[TestCase],
+        work: Work<'_>,
         repeats: u32,
         seed: u64,
     ) -> Result<Vec<f64>, ConfigError> {
-        let key = serde_json::to_string(&(model, system)).expect("specs serialise");
+        let key = match work {
+            Work::Tests(_) => serde_json::to_string(&(model, system)),
+            Work::Serve(s) => serde_json::to_string(&(model, system, s)),
+        }
+        .expect("specs serialise");
         let cell = {
             let mut map = self
                 .entries
@@ -115,22 +135,49 @@ impl BaselineCache {
         };
         let result = cell.get_or_init(|| {
             let m = Machine::new(model, system).map_err(|e| e.to_string())?;
-            let seed = fnv1a(key.as_bytes()) ^ seed;
-            cases
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let out = scenario::run_test(&m, c, repeats, seed, i as u32)
-                        .map_err(|e| e.to_string())?;
-                    Ok(out.rate_stats(c).0)
-                })
-                .collect()
+            match work {
+                Work::Tests(cases) => cases
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let seed = fnv1a(key.as_bytes()) ^ seed;
+                        let out = scenario::run_test(&m, c, repeats, seed, i as u32)
+                            .map_err(|e| e.to_string())?;
+                        Ok(out.rate_stats(c).0)
+                    })
+                    .collect(),
+                // The sweep's seed, as at every point: the baseline serves the same requests.
+                Work::Serve(s) => {
+                    let served = run_serve(&m, s, seed).map_err(|e| e.to_string())?;
+                    Ok(vec![served.1])
+                }
+            }
         });
         result.clone().map_err(|message| ConfigError::Parse {
             origin: format!("the baseline of {} (everything in its first tier)", system.name),
             message: format!("{message}; give the sweep a `baseline: {{set: ...}}` that fits, or `baseline: none`"),
         })
     }
+}
+
+/// What a point runs: llama-bench tests, or a serving workload.
+#[derive(Debug, Clone, Copy)]
+pub enum Work<'a> {
+    /// The sweep's tests.
+    Tests(&'a [TestCase]),
+    /// A serving workload.
+    Serve(&'a ServeSpec),
+}
+
+/// Serves `s` on `m`: the run as a test outcome and its output tokens per second. The requests
+/// are drawn from the sweep's seed, so every point serves the same requests.
+fn run_serve(m: &Machine, s: &ServeSpec, seed: u64) -> Result<(TestOutcome, f64), ConfigError> {
+    let reqs = serving::requests(s, seed).map_err(|e| ConfigError::Parse {
+        origin: "the sweep's serve workload".to_owned(),
+        message: e.to_string(),
+    })?;
+    let out = serving::serve(m, s, &reqs, seed)?;
+    Ok((out.as_test_outcome(), out.summary().output_tps))
 }
 
 /// 64-bit FNV-1a: a stable hash (std's hasher is randomly keyed per process).
@@ -160,6 +207,7 @@ pub fn header(spec: &SweepSpec, tiers: usize) -> Vec<String> {
         "ttft_ms",
         "tpot_p50_ms",
         "tpot_p99_ms",
+        "expert_hit_rate",
     ] {
         h.push(c.to_owned());
     }
@@ -189,6 +237,9 @@ pub struct PointEval {
     pub outcomes: Vec<TestOutcome>,
     /// Baseline rate of each test.
     pub baseline: Option<Vec<f64>>,
+    /// The workload and its output tokens per second, when the point served instead of running
+    /// tests.
+    pub served: Option<(ServeSpec, f64)>,
 }
 
 /// Simulates every test of a point (and its baseline, through the cache).
@@ -201,21 +252,37 @@ pub fn evaluate(
 ) -> Result<PointEval, ConfigError> {
     let r = resolve(spec, fixed, point)?;
     let m = Machine::new(&r.model.spec, &r.system.spec)?;
+    let work = match &r.serve {
+        Some(s) => Work::Serve(s),
+        None => Work::Tests(cases),
+    };
     let baseline = match baseline_system(spec, &r)? {
-        Some(b) => Some(baselines.rates(&r.model.spec, &b, cases, spec.repeats, spec.seed)?),
+        Some(b) => Some(baselines.rates(&r.model.spec, &b, work, spec.repeats, spec.seed)?),
         None => None,
     };
     let seed = rand::Rng::next_u64(&mut rng::stream(spec.seed, point.id));
-    let outcomes = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| scenario::run_test(&m, c, spec.repeats, seed, i as u32))
-        .collect::<Result<_, _>>()?;
+    let (outcomes, served) = match work {
+        Work::Tests(cases) => (
+            cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| scenario::run_test(&m, c, spec.repeats, seed, i as u32))
+                .collect::<Result<_, _>>()?,
+            None,
+        ),
+        // The sweep's seed, not the point's, draws the requests: every point serves the same
+        // workload, so differences between points are the machine's.
+        Work::Serve(s) => {
+            let (out, tps) = run_serve(&m, s, spec.seed)?;
+            (vec![out], Some((s.clone(), tps)))
+        }
+    };
     Ok(PointEval {
         tier_names: m.system.tiers.iter().map(|t| t.name.clone()).collect(),
         tier_specs: m.system.tiers.clone(),
         outcomes,
         baseline,
+        served,
     })
 }
 
@@ -232,7 +299,10 @@ pub fn run_point(
     let base = &eval.baseline;
     let mut rows = Vec::with_capacity(cases.len());
     for (i, (c, out)) in cases.iter().zip(&eval.outcomes).enumerate() {
-        let (ts, sd) = out.rate_stats(c);
+        let (ts, sd) = match &eval.served {
+            Some((_, tps)) => (*tps, f64::NAN),
+            None => out.rate_stats(c),
+        };
         let wall = out.mean_time().0;
         let mut row = vec![point.id.to_string()];
         for a in 0..spec.vary.len() {
@@ -248,15 +318,30 @@ pub fn run_point(
             Some(b) => (num(b[i]), num(100.0 * (1.0 - ts / b[i]))),
             None => (String::new(), String::new()),
         };
+        row.extend(match &eval.served {
+            // A serving row: its batch cap stands in the sequences column.
+            Some((s, _)) => [
+                "serve".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                s.n_ubatch.to_string(),
+                s.max_batch.to_string(),
+                s.type_k.name().to_owned(),
+                s.type_v.name().to_owned(),
+            ],
+            None => [
+                c.name(),
+                c.n_prompt.to_string(),
+                c.n_gen.to_string(),
+                c.n_depth.to_string(),
+                c.n_ubatch.to_string(),
+                c.seqs().to_string(),
+                c.type_k.name().to_owned(),
+                c.type_v.name().to_owned(),
+            ],
+        });
         row.extend([
-            c.name(),
-            c.n_prompt.to_string(),
-            c.n_gen.to_string(),
-            c.n_depth.to_string(),
-            c.n_ubatch.to_string(),
-            c.seqs().to_string(),
-            c.type_k.name().to_owned(),
-            c.type_v.name().to_owned(),
             num(ts),
             num(sd),
             b,
@@ -264,6 +349,9 @@ pub fn run_point(
             num(out.mean_ttft().as_ms()),
             num(percentile(&out.tpot, 0.5).as_ms()),
             num(percentile(&out.tpot, 0.99).as_ms()),
+            out.expert_cache
+                .and_then(|c| c.hit_rate())
+                .map_or_else(String::new, num),
         ]);
         for t in 0..tiers {
             match (eval.tier_names.get(t), out.tiers.get(t)) {
@@ -309,15 +397,26 @@ pub fn check_point(
     point: &Point,
 ) -> Result<usize, ConfigError> {
     let r = resolve(spec, fixed, point)?;
+    let reqs = match &r.serve {
+        Some(s) => Some(
+            serving::requests(s, spec.seed).map_err(|e| ConfigError::Parse {
+                origin: "the sweep's serve workload".to_owned(),
+                message: e.to_string(),
+            })?,
+        ),
+        None => None,
+    };
+    let fits = |m: &Machine| -> Result<(), ConfigError> {
+        match (&r.serve, &reqs) {
+            (Some(s), Some(reqs)) => serving::slot_layout(m, s, reqs).map(|_| ()),
+            _ => cases.iter().try_for_each(|c| c.kv_layout(m).map(|_| ())),
+        }
+    };
     let m = Machine::new(&r.model.spec, &r.system.spec)?;
-    for c in cases {
-        c.kv_layout(&m)?;
-    }
+    fits(&m)?;
     if let Some(b) = baseline_system(spec, &r)? {
         let bm = Machine::new(&r.model.spec, &b).map_err(|e| baseline_error(&b, e))?;
-        for c in cases {
-            c.kv_layout(&bm).map_err(|e| baseline_error(&b, e))?;
-        }
+        fits(&bm).map_err(|e| baseline_error(&b, e))?;
     }
     Ok(m.system.tiers.len())
 }
@@ -340,8 +439,11 @@ fn num(x: f64) -> String {
     }
 }
 
-/// The tests of a sweep, in llama-bench's order.
+/// The tests of a sweep, in llama-bench's order; a serving sweep has one placeholder, its row.
 pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
+    if spec.serve.is_some() {
+        return vec![TestCase::default()];
+    }
     let t = &spec.tests;
     TestGrid {
         n_prompt: t.n_prompt.clone(),

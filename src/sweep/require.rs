@@ -406,6 +406,7 @@ impl Prepared {
             model: spec.model.clone(),
             system: spec.system.clone(),
             tests: spec.tests.clone(),
+            serve: None,
             repeats: spec.repeats,
             seed: spec.seed,
             set: spec.set.clone(),

@@ -9,6 +9,7 @@ use serde_yaml::Value;
 use crate::config::error::ConfigError;
 use crate::config::load::Override;
 use crate::model::quant::QuantType;
+use crate::serving::ServeSpec;
 use crate::units::Quantity;
 
 /// A sweep: model, system, llama-bench tests, parameters to vary, repeats, seed and baseline.
@@ -25,6 +26,11 @@ pub struct SweepSpec {
     /// The llama-bench tests run at every point.
     #[serde(default)]
     pub tests: TestsSpec,
+    /// A serving workload run at every point instead of `tests` (one `serve` row per point:
+    /// `ts` is output tokens per second, `ttft_ms` the mean TTFT, TPOT percentiles over
+    /// requests); axes and `set` reach it as `serve.<field>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeSpec>,
     /// Repetitions of each test per point.
     #[serde(default = "one")]
     pub repeats: u32,
