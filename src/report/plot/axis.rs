@@ -424,11 +424,10 @@ fn iec(v: f64) -> Option<String> {
     if v.fract() != 0.0 || v.abs() < 1024.0 {
         return None;
     }
-    let (scale, name) = IEC
-        .iter()
-        .rev()
-        .find(|(s, _)| v.abs() >= *s && (v / s * 4.0).fract() == 0.0)?;
-    Some(format!("{}{name}", trim(v / scale)))
+    // Only the largest unit that fits: a decimal tick such as 5e9 B reads better as `5GB` than
+    // as `4882812.5KiB`.
+    let (scale, name) = IEC.iter().rev().find(|(s, _)| v.abs() >= *s)?;
+    ((v / scale * 4.0).fract() == 0.0).then(|| format!("{}{name}", trim(v / scale)))
 }
 
 /// At most three decimals, trailing zeros dropped: `1.6`, `0.25`, `100`.
@@ -528,6 +527,8 @@ mod tests {
         assert_eq!(format_value(&Unit::Seconds, 2.5), "2.5s");
         assert_eq!(format_value(&Unit::Seconds, 1e-10), "100ps");
         assert_eq!(format_value(&Unit::Bytes, 4096.0), "4KiB");
+        assert_eq!(format_value(&Unit::Bytes, 5e9), "5GB");
+        assert_eq!(format_value(&Unit::Bytes, 1.5 * 1073741824.0), "1.5GiB");
         assert_eq!(format_value(&Unit::Bytes, 4000.0), "4kB");
         assert_eq!(format_value(&Unit::Bytes, 1.5 * 1073741824.0), "1.5GiB");
         assert_eq!(format_value(&Unit::Percent, 90.0), "90%");
