@@ -10,17 +10,22 @@
 //!   traffic it generates per layer and token ([`model::traffic::ModelTraffic`]): weight bytes,
 //!   KV bytes per token, FLOPs.
 //! - [`config`]: the system spec ([`config::system::SystemSpec`]: compute roofline, tiers,
-//!   placement, overlap), embedded presets, `--set` overrides, validation with field paths.
+//!   placement, overlap, expert routing and cache), llama.cpp's `-ngl`/`-ot`/`--n-cpu-moe` as
+//!   placement rules ([`config::llamacpp`]), embedded presets with the provenance of every
+//!   figure ([`config::presets`]), `--set` overrides, validation with field paths.
 //! - [`tier`]: a tier as a device: latency distributions ([`tier::latency`]) and the
 //!   lanes-and-link access model ([`tier::device::Device`]).
 //! - [`engine`]: the event core — a deterministic scheduler and FIFO timelines. It knows nothing
 //!   of models or files.
 //! - [`sim`]: a model placed on a system ([`sim::machine::Machine`]), KV residency as the context
-//!   grows ([`sim::kv::KvLayout`]), what each step asks of each layer ([`sim::work::StepWork`])
-//!   and its execution with overlap ([`sim::run::Run`]).
+//!   grows ([`sim::kv::KvLayout`]), mixture-of-experts routing and the expert cache
+//!   ([`sim::experts`]), what each step of a batch of sequences asks of each layer
+//!   ([`sim::work::StepWork`]), host processors computing the weights they hold, and the step's
+//!   execution with overlap ([`sim::run::Run`]).
 //! - [`scenario`]: llama-bench's `pp`, `tg` and `pg` tests with depth, batch, ubatch, cold
-//!   start and repetitions; [`report`]: the md, csv, json and jsonl exporters with llama-bench's
-//!   fields, and SVG charts ([`report::plot`]).
+//!   start, parallel sequences and repetitions; [`serving`]: requests arriving over time,
+//!   continuous batching, TTFT/TPOT percentiles; [`report`]: the md, csv, json and jsonl
+//!   exporters with llama-bench's fields, and SVG charts ([`report::plot`]).
 //! - [`sweep`]: parameter grids run in parallel into a tidy CSV (resumable, shardable), their
 //!   plots, and the requirement solver ([`sweep::require`]).
 //! - [`analytic`] and [`ceiling`]: the predecessor's closed forms (decode ceiling, staging) and
