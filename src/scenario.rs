@@ -315,6 +315,8 @@ pub fn add_tier_figures(run: &Run<'_>, figs: &mut [TierFigures], weight: f64) {
     local.busy += totals.local_busy.to_seconds() * weight;
     for (tier, fig) in figs.iter_mut().enumerate() {
         fig.stall += totals.stall[tier].to_seconds() * weight;
+        // A host processor's reads stay in its own memory but are still the tier's traffic.
+        fig.bytes_read += totals.host_bytes[tier] * weight;
         if let Some(dev) = &run.devices()[tier] {
             let s = dev.stats();
             fig.bytes_read += s.bytes_read * weight;

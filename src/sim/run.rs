@@ -26,6 +26,8 @@ pub struct RunTotals {
     pub stall: Vec<SimTime>,
     /// Bytes read from the local tier by the roofline (weights, KV, embeddings).
     pub local_bytes: Bytes,
+    /// Bytes host processors read in place from each tier (weights they compute on).
+    pub host_bytes: Vec<Bytes>,
     /// Time the local tier's memory stream was busy.
     pub local_busy: SimTime,
 }
@@ -79,6 +81,7 @@ impl<'a> Run<'a> {
             state: Vec::new(),
             totals: RunTotals {
                 stall: vec![SimTime::ZERO; m.system.tiers.len()],
+                host_bytes: vec![Bytes::ZERO; m.system.tiers.len()],
                 ..RunTotals::default()
             },
             experts,
@@ -162,6 +165,9 @@ impl<'a> Run<'a> {
         self.state.resize(n, LayerState::default());
         for l in 0..n {
             self.totals.local_bytes += work.local[l];
+        }
+        for (tier, b) in self.totals.host_bytes.iter_mut().enumerate() {
+            *b += work.host_read(tier);
         }
         let overlap = &self.m.system.overlap;
         let mode = overlap.mode;

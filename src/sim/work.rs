@@ -73,6 +73,8 @@ pub struct StepWork {
     pub local: Vec<Bytes>,
     reads: Vec<Bytes>,
     writes: Vec<Bytes>,
+    /// Bytes host processors read in place from each tier over the whole step.
+    host_reads: Vec<Bytes>,
 }
 
 impl StepWork {
@@ -94,6 +96,11 @@ impl StepWork {
     /// Bytes layer `l` writes to tier `tier` when it finishes.
     pub fn write(&self, l: usize, tier: usize) -> Bytes {
         self.writes[l * self.tiers + tier]
+    }
+
+    /// Bytes a host processor reads in place from tier `tier` over the whole step.
+    pub fn host_read(&self, tier: usize) -> Bytes {
+        self.host_reads[tier]
     }
 
     /// Remote bytes layer `l` reads from every device tier.
@@ -122,6 +129,8 @@ impl StepWork {
         self.reads.resize(n * self.tiers, Bytes::ZERO);
         self.writes.clear();
         self.writes.resize(n * self.tiers, Bytes::ZERO);
+        self.host_reads.clear();
+        self.host_reads.resize(self.tiers, Bytes::ZERO);
         let tiers = self.tiers;
         let batch: u32 = groups.iter().map(Group::new_tokens).sum();
         let matmul = m.matmul_rate(batch);
@@ -138,7 +147,10 @@ impl StepWork {
                 (homes.ffn, w.ffn, w.ffn_params),
             ] {
                 match m.host_compute(home, batch) {
-                    Some(h) => host.add(h, bytes, Flops(2.0 * params * tokens)),
+                    Some(h) => {
+                        host.add(h, bytes, Flops(2.0 * params * tokens));
+                        self.host_reads[home] += bytes;
+                    }
                     None => reads[home] += bytes,
                 }
             }
@@ -164,6 +176,7 @@ impl StepWork {
                         1.0
                     };
                     host.add(h, r.home, routed * host_share);
+                    self.host_reads[homes.experts] += r.home;
                 }
                 None => reads[homes.experts] += r.home,
             }
@@ -196,7 +209,10 @@ impl StepWork {
         let mut host = HostWork::default();
         if outputs > 0 {
             match m.host_compute(m.output, outputs) {
-                Some(h) => host.add(h, t.output, t.head_flops(outputs)),
+                Some(h) => {
+                    host.add(h, t.output, t.head_flops(outputs));
+                    self.host_reads[m.output] += t.output;
+                }
                 None => self.reads[head * tiers + m.output] += t.output,
             }
             self.reads[head * tiers] += t.output_norm;

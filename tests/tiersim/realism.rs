@@ -612,10 +612,8 @@ fn a_host_processor_computes_offloaded_layers_at_its_memory_bandwidth() {
         ]),
         "avg_ts",
     );
-    let hosted = num(
-        &tg_csv(&["-m", model_name, "-ngl", "0", "--set", cpu]),
-        "avg_ts",
-    );
+    let hosted_row = tg_csv(&["-m", model_name, "-ngl", "0", "--set", cpu]);
+    let hosted = num(&hosted_row, "avg_ts");
     let t = ModelTraffic::new(&model(model_name, &[]));
     let sys = preset_system("rtx4080", &[]);
     let c = &sys.compute;
@@ -633,6 +631,13 @@ fn a_host_processor_computes_offloaded_layers_at_its_memory_bandwidth() {
     assert!(streamed <= link_bound, "{streamed} > {link_bound}");
     assert!(hosted > streamed, "{hosted} <= {streamed}");
     assert_relative_eq!(hosted, formula, max_relative = 0.10);
+    // The host's in-place reads are its tier's traffic: every weight once per decoded token,
+    // and the token's embedding row.
+    assert_relative_eq!(
+        num(&hosted_row, "host_bytes_read"),
+        16.0 * (bytes + t.embd_row.0),
+        max_relative = 1e-9
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
