@@ -1,15 +1,18 @@
 //! Criterion benches of the simulator's hot paths: the event core against a bare binary heap,
-//! and one decode step with a spilled KV cache.
+//! one decode step with a spilled KV cache, an MoE decode step with sampled routing and an
+//! expert cache, a batched decode step of 64 sequences, and a whole serving run.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tiersim::config::load::{self, Override};
 use tiersim::engine::Scheduler;
 use tiersim::model::quant::QuantType;
 use tiersim::rng;
+use tiersim::serving::{self, ServeSpec};
 use tiersim::sim::kv::KvLayout;
 use tiersim::sim::machine::Machine;
 use tiersim::sim::run::Run;
@@ -72,6 +75,84 @@ fn decode_step(c: &mut Criterion) {
     });
 }
 
+/// Qwen3-30B-A3B on h100-hbf with every routed expert homed on HBF, plus `extra` overrides.
+fn moe_on_hbf(extra: &[&str]) -> Machine {
+    let model = load::model(Some("qwen3-30b-a3b-iq4_xs"), &[]).unwrap();
+    let sets: Vec<Override> = ["placement.weights.rules=[{tensors: [experts], tier: hbf}]"]
+        .iter()
+        .chain(extra)
+        .map(|s| Override::parse(s).unwrap())
+        .collect();
+    let system = load::system(Some("h100-hbf"), &sets).unwrap();
+    Machine::new(&model.spec, &system.spec).unwrap()
+}
+
+fn moe_decode_step(c: &mut Criterion) {
+    // One decode token at a 4k context: 48 MoE layers route 8 of 128 experts each.
+    let step = Step::single(4096, 1, 1);
+    let cases = [
+        // Sampled Zipf routing through a warm 4 GiB LRU per-layer cache.
+        (
+            "moe_decode_step_expert_cache",
+            &["experts.cache=4GiB", "experts.skew=1.2"][..],
+        ),
+        // Sampled routing without a cache: the draw's cost without the LRU's.
+        (
+            "moe_decode_step_sampled_no_cache",
+            &["experts.skew=1.2"][..],
+        ),
+        // The expected distinct-expert count: no draws, no cache.
+        (
+            "moe_decode_step_expected_routing",
+            &["experts.routing=expected"][..],
+        ),
+    ];
+    for (id, extra) in cases {
+        let m = moe_on_hbf(extra);
+        let kv = KvLayout::new(&m, QuantType::F16, QuantType::F16, 8192).unwrap();
+        let mut run = Run::new(&m, &kv, rng::stream(1, 0));
+        c.bench_function(id, |b| {
+            b.iter(|| black_box(run.step(black_box(step))));
+        });
+    }
+}
+
+fn batched_decode_step(c: &mut Criterion) {
+    // 64 sequences of 8k context each, one token each: the preset's 1 GiB HBM budget split 64
+    // ways keeps ~450 tokens of each sequence in HBM and spills the rest to HBF.
+    let model = load::model(Some("qwen2.5-3b-instruct-q4_k_m"), &[]).unwrap();
+    let system = load::system(Some("h100-hbf"), &[]).unwrap();
+    let m = Machine::new(&model.spec, &system.spec).unwrap();
+    let kv = KvLayout::for_batch(&m, QuantType::F16, QuantType::F16, 16_384, 64).unwrap();
+    let mut run = Run::new(&m, &kv, rng::stream(1, 0));
+    let step = Step {
+        ctx: 8192,
+        tokens: 1,
+        outputs: 64,
+        seqs: 64,
+    };
+    c.bench_function("batched_decode_step_64_seqs", |b| {
+        b.iter(|| black_box(run.step(black_box(step))));
+    });
+}
+
+fn serve(c: &mut Criterion) {
+    // The default workload (200 requests at 4 req/s, 16 slots); one iteration is a whole run.
+    let model = load::model(Some("qwen2.5-3b-instruct-q4_k_m"), &[]).unwrap();
+    let system = load::system(Some("h100-hbf"), &[]).unwrap();
+    let m = Machine::new(&model.spec, &system.spec).unwrap();
+    let spec = ServeSpec::default();
+    let reqs = serving::requests(&spec, 1).unwrap();
+    let mut g = c.benchmark_group("serving");
+    // A run takes about half a second: 10 of them fit 8 s.
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("serve_200_requests", |b| {
+        b.iter(|| black_box(serving::serve(&m, &spec, black_box(&reqs), 1).unwrap()));
+    });
+    g.finish();
+}
+
 fn ceiling_curve(c: &mut Criterion) {
     use tiersim::analytic::KvSpillCeiling;
     use tiersim::ceiling::CeilingSetup;
@@ -120,5 +201,13 @@ fn ceiling_curve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine, decode_step, ceiling_curve);
+criterion_group!(
+    benches,
+    engine,
+    decode_step,
+    ceiling_curve,
+    moe_decode_step,
+    batched_decode_step,
+    serve
+);
 criterion_main!(benches);
