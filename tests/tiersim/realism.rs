@@ -770,3 +770,70 @@ fn cached_experts_are_not_computed_by_the_host() {
     assert!(hits > 0.8, "{hits}");
     assert!(cached > 2.0 * none, "{cached} vs {none}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Endurance: the warning follows the target, and only writes wear.
+
+#[test]
+fn a_flash_tier_wearing_out_before_its_target_is_warned_about_on_stderr_only() {
+    // `tiers.hbf` is the preset's flash tier; a 64 MiB HBM budget spills an 8k context to it.
+    let simulate = |depth: &str, target: &str| {
+        let target = format!("tiers.hbf.endurance.target_years={target}");
+        let args = [
+            "simulate",
+            "--system",
+            "h100-hbf",
+            "-p",
+            "0",
+            "-n",
+            "16",
+            "-d",
+            depth,
+            "-r",
+            "1",
+            "-o",
+            "csv",
+            "--set",
+            "placement.kv.budget=64MiB",
+            "--set",
+            &target,
+        ];
+        let out = tiersim(&args);
+        assert!(out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        // The record on stdout stays machine-readable whatever is warned.
+        assert_eq!(csv_rows(&String::from_utf8(out.stdout).unwrap()).len(), 1);
+        err
+    };
+    let warned = simulate("8192", "1e9");
+    assert!(
+        warned.contains("tier `hbf` wears out in")
+            && warned.contains("tiers.hbf.endurance.target_years"),
+        "{warned}"
+    );
+    // The same writes against a target of zero years, and a target no writes can miss.
+    assert!(!simulate("8192", "0").contains("wears out"));
+    assert!(!simulate("0", "1e9").contains("wears out"));
+
+    let serve = |target: &str| {
+        let target = format!("tiers.hbf.endurance.target_years={target}");
+        let args = [
+            "serve",
+            "--system",
+            "h100-hbf",
+            "--set",
+            "serve.requests=20",
+            "--set",
+            "placement.kv.budget=64MiB",
+            "--set",
+            &target,
+            "-o",
+            "csv",
+        ];
+        let out = tiersim(&args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(serve("1e9").contains("tier `hbf` wears out in"));
+    assert!(!serve("0").contains("wears out"));
+}
