@@ -1,5 +1,6 @@
 //! Shared helpers: building machines from inline YAML and running the binary as a user does.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -120,4 +121,67 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// Runs the binary and returns its standard output, failing on a non-zero exit.
+pub fn stdout(args: &[&str]) -> String {
+    let out = tiersim(args);
+    assert!(
+        out.status.success(),
+        "tiersim {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs the binary expecting exit status 2, no results and a one-line message containing every
+/// needle; returns the message.
+pub fn fails_with(args: &[&str], needles: &[&str]) -> String {
+    let out = tiersim(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty(), "no results on failure: {args:?}");
+    err
+}
+
+/// The rows of `-o csv` output as column name to value.
+pub fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("a well-formed row");
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// Column `col` of a CSV row as a number, naming the column when it is missing or not a number.
+pub fn num(row: &HashMap<String, String>, col: &str) -> f64 {
+    row.get(col)
+        .unwrap_or_else(|| panic!("no column {col}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{col} = {:?}", row[col]))
+}
+
+/// The single row of `-o csv` output as column name to value.
+pub fn csv_row(text: &str) -> HashMap<String, String> {
+    let mut rows = csv_rows(text);
+    assert_eq!(rows.len(), 1, "one row: {text}");
+    rows.pop().unwrap()
 }

@@ -280,16 +280,6 @@ fn spilling_kv_to_slower_tiers_lowers_tg_in_order() {
 // ---------------------------------------------------------------------------------------------
 // The command line
 
-fn stdout(args: &[&str]) -> String {
-    let out = tiersim(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn simulate_runs_the_embedded_default_and_every_format() {
     let md = stdout(&["simulate", "-p", "64", "-n", "8", "-r", "2"]);
@@ -403,17 +393,6 @@ fn set_overrides_reach_the_simulation() {
         v["avg_ts"].as_f64().unwrap()
     };
     assert!(tg("1TB/s") < tg("3.35TB/s"));
-}
-
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let out = tiersim(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
-    }
-    assert!(!err.contains("panicked"));
 }
 
 #[test]

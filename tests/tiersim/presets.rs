@@ -1,7 +1,7 @@
 //! `tiersim presets` as a user runs it: the provenance listing, one preset's figures, an unknown
 //! name, and a physics check across the HBF read-latency presets.
 
-use crate::helpers::tiersim;
+use crate::helpers::{stdout, tiersim};
 
 /// The presets added with evidence for every figure.
 const NEW_SYSTEMS: [&str; 9] = [
@@ -16,21 +16,9 @@ const NEW_SYSTEMS: [&str; 9] = [
     "cpu-ddr5-server",
 ];
 
-/// Runs the binary, requires success and returns its standard output.
-fn run_ok(args: &[&str]) -> String {
-    let out = tiersim(args);
-    assert!(
-        out.status.success(),
-        "tiersim {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
 #[test]
 fn presets_lists_the_new_presets_with_their_evidence_counts() {
-    let text = run_ok(&["presets"]);
+    let text = stdout(&["presets"]);
     for name in NEW_SYSTEMS
         .iter()
         .chain(&["h100-hbf", "qwen2.5-3b-instruct-q4_k_m"])
@@ -58,7 +46,7 @@ fn presets_lists_the_new_presets_with_their_evidence_counts() {
 
 #[test]
 fn presets_name_prints_every_figure_with_its_source() {
-    let text = run_ok(&["presets", "h100-hbf-tr20us"]);
+    let text = stdout(&["presets", "h100-hbf-tr20us"]);
     let latency: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("tiers.hbf.read_latency"))
@@ -107,7 +95,7 @@ fn slower_hbf_reads_never_decode_faster() {
     // Qwen2.5-3B at a 32k depth spills ~3.7k tokens' KV past h100-hbf's 1 GiB budget; each
     // decoded token reads it back from HBF, so tg can only fall as tR grows (one axis at a time).
     let tg = |system: &str| -> f64 {
-        let out = run_ok(&[
+        let out = stdout(&[
             "simulate", "--system", system, "-p", "0", "-n", "32", "-d", "32768", "-r", "1", "-o",
             "json",
         ]);

@@ -11,7 +11,7 @@ use tiersim::model::traffic::ModelTraffic;
 use tiersim::scenario::{TestCase, TestOutcome};
 use tiersim::sim::machine::Machine;
 
-use crate::helpers::{run, scratch, tiersim};
+use crate::helpers::{csv_rows, fails_with, num, run, scratch, stdout, tiersim};
 
 const MOE: &str = "qwen3-30b-a3b-iq4_xs";
 const DENSE: &str = "qwen2.5-3b-instruct-q4_k_m";
@@ -78,59 +78,6 @@ fn moe_with_cache(cache: &str, skew: f64, warm: bool) -> Machine {
     let skew = format!("experts.skew={skew}");
     let warm = format!("experts.warm={warm}");
     place(&model(MOE, &[]), &experts_on_hbf(&[&cache, &skew, &warm]))
-}
-
-/// Runs the binary and returns its standard output, failing on a non-zero exit.
-fn stdout(args: &[&str]) -> String {
-    let out = tiersim(args);
-    assert!(
-        out.status.success(),
-        "tiersim {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// Runs the binary expecting exit status 2 and a one-line message containing every needle.
-fn fails_with(args: &[&str], needles: &[&str]) -> String {
-    let out = tiersim(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-/// The rows of `-o csv` output as column name to value.
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = r
-        .headers()
-        .expect("a header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("a well-formed row");
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row.get(col)
-        .unwrap_or_else(|| panic!("no column {col}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{col} = {:?}", row[col]))
 }
 
 // ---------------------------------------------------------------------------------------------

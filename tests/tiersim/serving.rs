@@ -1,7 +1,6 @@
 //! Serving (`tiersim serve`): continuous batching checked against llama-bench's tests, queueing
 //! identities and limits, and the command line as a user runs it. Each test is able to fail.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tiersim::config::load::{self, Override};
@@ -11,7 +10,7 @@ use tiersim::serving::{self, Lengths, Request, ServeOutcome, ServeSpec, Served};
 use tiersim::sim::machine::Machine;
 use tiersim::units::Seconds;
 
-use crate::helpers::tiersim;
+use crate::helpers::{csv_row, fails_with, num, stdout};
 
 const DENSE: &str = "qwen2.5-3b-instruct-q4_k_m";
 
@@ -95,63 +94,6 @@ fn integral_in_system(served: &[Served]) -> f64 {
     }
     assert_eq!(n, 0, "every request leaves");
     area
-}
-
-/// Runs the binary and returns its standard output, failing on a non-zero exit.
-fn stdout(args: &[&str]) -> String {
-    let out = tiersim(args);
-    assert!(
-        out.status.success(),
-        "tiersim {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// Runs the binary expecting exit status 2 and a one-line message containing every needle.
-fn fails_with(args: &[&str], needles: &[&str]) -> String {
-    let out = tiersim(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(out.stdout.is_empty(), "no results on failure");
-    err
-}
-
-/// The single row of `-o csv` output as column name to value.
-fn csv_row(text: &str) -> HashMap<String, String> {
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = r
-        .headers()
-        .expect("a header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows: Vec<HashMap<String, String>> = r
-        .records()
-        .map(|rec| {
-            let rec = rec.expect("a well-formed row");
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_owned))
-                .collect()
-        })
-        .collect();
-    assert_eq!(rows.len(), 1, "one row: {text}");
-    rows.into_iter().next().unwrap()
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row.get(col)
-        .unwrap_or_else(|| panic!("no column {col}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{col} = {:?}", row[col]))
 }
 
 /// `tiersim serve` on the dense model with small fixed-length requests, plus `extra` arguments.
