@@ -10,8 +10,8 @@
 //!   traffic it generates per layer and token ([`model::traffic::ModelTraffic`]): weight bytes,
 //!   KV bytes per token, FLOPs.
 //! - [`config`]: the system spec ([`config::system::SystemSpec`]: compute roofline, tiers,
-//!   placement, overlap, expert routing and cache), llama.cpp's `-ngl`/`-ot`/`--n-cpu-moe` as
-//!   placement rules ([`config::llamacpp`]), embedded presets with the provenance of every
+//!   placement, overlap, expert routing and cache), llama.cpp's
+//!   `-ngl`/`-ot`/`--n-cpu-moe`/`-nkvo` as placement rules ([`config::llamacpp`]), embedded presets with the provenance of every
 //!   figure ([`config::presets`]), `--set` overrides, validation with field paths.
 //! - [`tier`]: a tier as a device: latency distributions ([`tier::latency`]) and the
 //!   lanes-and-link access model ([`tier::device::Device`]).

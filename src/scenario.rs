@@ -315,8 +315,9 @@ pub fn add_tier_figures(run: &Run<'_>, figs: &mut [TierFigures], weight: f64) {
     local.busy += totals.local_busy.to_seconds() * weight;
     for (tier, fig) in figs.iter_mut().enumerate() {
         fig.stall += totals.stall[tier].to_seconds() * weight;
-        // A host processor's reads stay in its own memory but are still the tier's traffic.
-        fig.bytes_read += totals.host_bytes[tier] * weight;
+        // A host processor's traffic stays in its own memory but is still the tier's.
+        fig.bytes_read += totals.host_read[tier] * weight;
+        fig.bytes_written += totals.host_written[tier] * weight;
         if let Some(dev) = &run.devices()[tier] {
             let s = dev.stats();
             fig.bytes_read += s.bytes_read * weight;

@@ -174,7 +174,7 @@ pub struct SimulateArgs {
     /// test's timed part, so time to first token includes the staging.
     #[arg(long = "cold-from", value_name = "TIER")]
     pub cold_from: Option<String>,
-    /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`).
+    /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`, `-nkvo`).
     #[command(flatten)]
     pub llamacpp: LlamaCppArgs,
 }
@@ -193,6 +193,26 @@ pub struct LlamaCppArgs {
     /// `--n-cpu-moe`: keep the routed experts of the first N layers on the host.
     #[arg(long = "n-cpu-moe", value_name = "N")]
     pub n_cpu_moe: Option<u32>,
+    /// `-nkvo`: keep every layer's KV cache on the host (llama-bench takes `-nkvo 1`; a bare
+    /// `-nkvo` means 1). Without it a layer's KV cache sits where `-ngl` put the layer.
+    #[arg(
+        long = "nkvo",
+        alias = "no-kv-offload",
+        value_name = "0|1",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = parse_bool01
+    )]
+    pub no_kv_offload: Option<bool>,
+}
+
+/// llama-bench's boolean spelling: `0` or `1`.
+fn parse_bool01(s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("`{s}` is not 0 or 1")),
+    }
 }
 
 impl LlamaCppArgs {
@@ -224,6 +244,13 @@ impl LlamaCppArgs {
                 "placement.llamacpp.n_cpu_moe",
                 Value::from(n),
                 &format!("--n-cpu-moe {n}"),
+            )?);
+        }
+        if let Some(on) = self.no_kv_offload {
+            sets.push(Override::new(
+                "placement.llamacpp.no_kv_offload",
+                Value::from(on),
+                &format!("-nkvo {}", u8::from(on)),
             )?);
         }
         Ok(sets)
@@ -386,7 +413,7 @@ pub enum ModelCommand {
 }
 
 /// llama-bench's multi-letter single-dash flags and their clap spelling.
-const LLAMA_BENCH_FLAGS: [(&str, &str); 7] = [
+const LLAMA_BENCH_FLAGS: [(&str, &str); 8] = [
     ("-pg", "--pg"),
     ("-ub", "--ub"),
     ("-ctk", "--ctk"),
@@ -394,6 +421,7 @@ const LLAMA_BENCH_FLAGS: [(&str, &str); 7] = [
     ("-ngl", "--ngl"),
     ("-ot", "--ot"),
     ("-ncmoe", "--n-cpu-moe"),
+    ("-nkvo", "--nkvo"),
 ];
 
 /// Rewrites llama-bench's single-dash long flags (`-ub 256`, `-ctk=q8_0`) to `--ub` and friends.

@@ -38,7 +38,7 @@ pub struct ServeArgs {
     /// Output format: md, csv or json (json lists every request).
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
-    /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`).
+    /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`, `-nkvo`).
     #[command(flatten)]
     pub llamacpp: LlamaCppArgs,
 }

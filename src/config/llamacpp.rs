@@ -35,6 +35,7 @@ const NGL_FIELD: &str = "placement.llamacpp.n_gpu_layers";
 const OT_FIELD: &str = "placement.llamacpp.override_tensors";
 const NCMOE_FIELD: &str = "placement.llamacpp.n_cpu_moe";
 const HOST_FIELD: &str = "placement.llamacpp.host_tier";
+const NKVO_FIELD: &str = "placement.llamacpp.no_kv_offload";
 
 /// llama.cpp's placement flags, as a system's `placement.llamacpp` block (all optional).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,12 +62,66 @@ pub struct LlamaCppPlacement {
     /// tier 0, or tier 0 itself when it is DRAM (a CPU-only machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_tier: Option<String>,
+    /// `-nkvo`/`--no-kv-offload`: keep every layer's KV cache in the CPU buffer. Without it,
+    /// llama.cpp keeps a layer's KV cache on the device `-ngl` gave the layer, so the layers
+    /// left on the CPU keep theirs there too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_kv_offload: bool,
+}
+
+/// Where llama.cpp's flags put the KV cache: the layers below `first_gpu_layer` keep theirs in
+/// the host tier, wholly, whatever the system's spill placement says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvOnHost {
+    /// Index of the tier llama.cpp's `CPU` buffer stands for.
+    pub tier: usize,
+    /// The first layer whose KV cache the GPU holds (`n_layers` when none does).
+    pub first_gpu_layer: u32,
 }
 
 impl LlamaCppPlacement {
     /// Whether no flag is set (the system's own placement stands).
     pub fn is_unset(&self) -> bool {
-        self.n_gpu_layers.is_none() && self.override_tensors.is_empty() && self.n_cpu_moe.is_none()
+        self.n_gpu_layers.is_none()
+            && self.override_tensors.is_empty()
+            && self.n_cpu_moe.is_none()
+            && !self.no_kv_offload
+    }
+
+    /// The layers whose KV cache these flags keep on the host, if any: all of them under
+    /// `-nkvo`, else those `-ngl` leaves on the CPU. `-ot` moves weights only, never a layer's
+    /// KV cache, as in llama.cpp.
+    pub fn kv_on_host(
+        &self,
+        model: &ModelSpec,
+        system: &SystemSpec,
+        origin: &str,
+    ) -> Result<Option<KvOnHost>, ConfigError> {
+        let (first_gpu_layer, field, flag) = if self.no_kv_offload {
+            (model.n_layers, NKVO_FIELD, "-nkvo".to_owned())
+        } else if let Some(n) = self.n_gpu_layers {
+            let start = (model.n_layers + 1).saturating_sub(n).min(model.n_layers);
+            (start, NGL_FIELD, format!("-ngl {n}"))
+        } else {
+            return Ok(None);
+        };
+        if first_gpu_layer == 0 {
+            return Ok(None);
+        }
+        let tier = self.host(system, origin)?.ok_or_else(|| {
+            ConfigError::invalid(
+                origin,
+                field,
+                format!(
+                    "{flag} keeps KV cache in llama.cpp's CPU buffer, {}",
+                    no_host(system)
+                ),
+            )
+        })?;
+        Ok(Some(KvOnHost {
+            tier,
+            first_gpu_layer,
+        }))
     }
 
     /// Weight rules equivalent to these flags for `model` on `system`, appended after the YAML
@@ -1023,6 +1078,46 @@ placement:
         // Nothing to keep on a dense model.
         let e = err(&flags, &llama(), &sys);
         assert!(e.contains("n_cpu_moe") && e.contains("no experts"), "{e}");
+    }
+
+    #[test]
+    fn kv_cache_stays_with_the_layers_ngl_leaves_on_the_cpu_and_nkvo_keeps_it_all_there() {
+        let (model, sys) = (llama(), system());
+        let first_gpu = |flags: LlamaCppPlacement| {
+            flags
+                .kv_on_host(&model, &sys, "test")
+                .unwrap()
+                .map(|h| (h.tier, h.first_gpu_layer))
+        };
+        // 32 layers and the output layer: -ngl 1 offloads the output only, -ngl 33 all.
+        for (n, expect) in [
+            (0, Some((DRAM, 32))),
+            (1, Some((DRAM, 32))),
+            (2, Some((DRAM, 31))),
+            (32, Some((DRAM, 1))),
+            (33, None),
+            (99, None),
+        ] {
+            assert_eq!(first_gpu(ngl(n)), expect, "-ngl {n}");
+        }
+        let nkvo = LlamaCppPlacement {
+            no_kv_offload: true,
+            ..ngl(99)
+        };
+        assert!(!nkvo.is_unset());
+        assert_eq!(first_gpu(nkvo), Some((DRAM, 32)));
+        // -ot moves weights, never a layer's KV cache.
+        let ot = LlamaCppPlacement {
+            override_tensors: vec!["blk\\.[0-9]\\.=CPU".into()],
+            ..Default::default()
+        };
+        assert_eq!(first_gpu(ot), None);
+
+        let e = ngl(0)
+            .kv_on_host(&model, &system_without_dram(), "test")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("n_gpu_layers") && e.contains("KV cache"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! is full. Sliding-window layers keep at most `window` tokens and never spill. Whole-layers:
 //! the last layers' KV lives entirely in the next tier, as many layers as the budget requires at
 //! the test's largest context.
+//!
+//! llama.cpp's flags can pin layers: under `-ngl` the layers left on the CPU keep their whole KV
+//! cache in the host tier (all layers under `-nkvo`), outside the spill placement, and that
+//! tier's room for spilled KV shrinks by what they hold.
 
 use crate::config::error::ConfigError;
 use crate::config::system::SpillPolicy;
@@ -24,6 +28,8 @@ pub struct KvLayout {
     caps: Vec<u64>,
     /// Whole-layers: the KV tier (position in `tiers`) of each layer.
     layer_tier: Option<Vec<usize>>,
+    /// Layers pinned by llama.cpp's flags: those below `.0` keep their KV at position `.1`.
+    pinned: Option<(usize, usize)>,
 }
 
 /// What one layer's KV does during one step: bytes read and written per KV tier position.
@@ -60,17 +66,28 @@ impl KvLayout {
         seqs: u32,
     ) -> Result<Self, ConfigError> {
         let kv = &m.system.placement.kv;
-        let tiers: Vec<usize> = kv
+        let mut tiers: Vec<usize> = kv
             .tiers
             .iter()
             .map(|n| m.tier_index(n).expect("validated"))
             .collect();
+        // The spill chain is the placement's tiers; a host tier holding pinned layers joins
+        // the positions after it when it is not in the chain already.
+        let chain = tiers.len();
+        let pinned = m.kv_on_host.map(|h| {
+            let pos = tiers.iter().position(|&t| t == h.tier).unwrap_or_else(|| {
+                tiers.push(h.tier);
+                tiers.len() - 1
+            });
+            (h.first_gpu_layer as usize, pos)
+        });
         if tiers.len() > MAX_KV_TIERS {
             return Err(ConfigError::invalid(
                 &m.system.name,
                 "placement.kv.tiers",
                 format!(
-                    "lists {} tiers; at most {MAX_KV_TIERS} are supported",
+                    "lists {} tiers with llama.cpp's host tier; at most {MAX_KV_TIERS} are \
+                     supported",
                     tiers.len()
                 ),
             ));
@@ -78,14 +95,26 @@ impl KvLayout {
         let per_token = m.traffic.kv_per_token(type_k, type_v);
         let t = &m.traffic;
         let share = 1.0 / f64::from(seqs.max(1));
-        let room = |pos: usize| {
+        let is_pinned = |l: usize| pinned.is_some_and(|(below, _)| l < below);
+        // What the pinned layers hold per sequence at the largest context, checked first.
+        let pinned_bytes: Bytes = (0..t.layers.len())
+            .filter(|&l| is_pinned(l))
+            .map(|l| per_token * t.attended(l, max_ctx) as f64)
+            .sum();
+        let free = |pos: usize| {
             let tier = tiers[pos];
-            let free = m.system.tiers[tier].capacity - m.weight_bytes[tier];
-            let room = match (pos, kv.budget) {
-                (0, Some(b)) => b.min(free),
+            let free = (m.system.tiers[tier].capacity - m.weight_bytes[tier]) * share;
+            match pinned {
+                Some((_, p)) if p == pos => free - pinned_bytes,
                 _ => free,
-            };
-            room * share
+            }
+        };
+        let room = |pos: usize| {
+            let free = free(pos);
+            match (pos, kv.budget) {
+                (0, Some(b)) => (b * share).min(free),
+                _ => free,
+            }
         };
         let what = |ctx: u64| {
             let seqs = if seqs > 1 {
@@ -98,9 +127,22 @@ impl KvLayout {
                 per_token, m.model.name
             )
         };
-        let n_global = t.layers.iter().filter(|l| l.global).count() as f64;
+        if let Some((_, pos)) = pinned
+            && free(pos).0 < 0.0
+        {
+            let tier = tiers[pos];
+            return Err(overflow(
+                format!("{}, kept on the host by llama.cpp's flags", what(max_ctx)),
+                &m.system.tiers[tier].name,
+                (m.system.tiers[tier].capacity - m.weight_bytes[tier]) * share,
+                pinned_bytes,
+            ));
+        }
+        let n_global = (0..t.layers.len())
+            .filter(|&l| t.layers[l].global && !is_pinned(l))
+            .count() as f64;
         let swa: Bytes = (0..t.layers.len())
-            .filter(|&l| !t.layers[l].global)
+            .filter(|&l| !t.layers[l].global && !is_pinned(l))
             .map(|l| per_token * t.attended(l, max_ctx) as f64)
             .sum();
 
@@ -109,7 +151,7 @@ impl KvLayout {
                 let global_per_token = per_token * n_global;
                 let mut caps = Vec::with_capacity(tiers.len());
                 let mut left = max_ctx;
-                for pos in 0..tiers.len() {
+                for pos in 0..chain {
                     let mut r = room(pos);
                     if pos == 0 {
                         if swa > r {
@@ -131,7 +173,7 @@ impl KvLayout {
                     left = left.saturating_sub(cap);
                 }
                 if left > 0 {
-                    let last = tiers.len() - 1;
+                    let last = chain - 1;
                     let need = global_per_token * (left + caps[last]) as f64;
                     return Err(overflow(
                         what(max_ctx),
@@ -140,11 +182,14 @@ impl KvLayout {
                         need,
                     ));
                 }
+                // A host tier outside the chain takes no spilled tokens.
+                caps.resize(tiers.len(), 0);
                 Ok(Self {
                     per_token,
                     tiers,
                     caps,
                     layer_tier: None,
+                    pinned,
                 })
             }
             SpillPolicy::WholeLayers => {
@@ -154,8 +199,12 @@ impl KvLayout {
                 // The first layers stay fastest: fill tiers front to back in layer order.
                 let mut pos = 0;
                 for (l, slot) in assign.iter_mut().enumerate() {
+                    if let Some((_, p)) = pinned.filter(|_| is_pinned(l)) {
+                        *slot = p;
+                        continue;
+                    }
                     let need = layer_bytes(l);
-                    while used[pos] + need > room(pos) && pos + 1 < tiers.len() {
+                    while used[pos] + need > room(pos) && pos + 1 < chain {
                         pos += 1;
                     }
                     if used[pos] + need > room(pos) {
@@ -174,6 +223,7 @@ impl KvLayout {
                     tiers,
                     caps: Vec::new(),
                     layer_tier: Some(assign),
+                    pinned,
                 })
             }
         }
@@ -188,13 +238,24 @@ impl KvLayout {
         )
     }
 
+    /// The tier holding all of layer `layer`'s KV cache because llama.cpp's flags keep it on
+    /// the host, if they do.
+    pub fn host_tier(&self, layer: usize) -> Option<usize> {
+        self.pinned
+            .filter(|&(below, _)| layer < below)
+            .map(|(_, pos)| self.tiers[pos])
+    }
+
     /// The flow of layer `layer` for one sequence adding `tokens` tokens after `ctx` cached ones.
     pub fn flow(&self, m: &Machine, layer: usize, ctx: u64, tokens: u32) -> KvFlow {
         let mut f = KvFlow::default();
         let t = u64::from(tokens);
         let attended = m.traffic.attended(layer, ctx);
-        if let Some(assign) = &self.layer_tier {
-            let pos = assign[layer];
+        let whole = match self.pinned {
+            Some((below, pos)) if layer < below => Some(pos),
+            _ => self.layer_tier.as_ref().map(|assign| assign[layer]),
+        };
+        if let Some(pos) = whole {
             f.read_tokens[pos] = attended;
             f.write_tokens[pos] = t;
             return f;

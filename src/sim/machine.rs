@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use crate::config::error::ConfigError;
+use crate::config::llamacpp::KvOnHost;
 use crate::config::system::{HostCompute, SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::model::traffic::ModelTraffic;
@@ -40,6 +41,8 @@ pub struct Machine {
     pub weight_bytes: Vec<Bytes>,
     /// Bytes of the local tier held as expert cache (zero when there is none to use).
     pub expert_cache: Bytes,
+    /// The layers whose KV cache llama.cpp's flags keep in the host tier, if any.
+    pub kv_on_host: Option<KvOnHost>,
     /// Device figures of each tier after the first (`None` for the compute-local tier).
     pub devices: Vec<Option<DeviceParams>>,
     /// Idle devices built from those figures on first use and cloned by each run: building a
@@ -64,13 +67,11 @@ impl Machine {
         let w = &system.placement.weights;
         let default = index(&w.default);
         let mut rules = w.rules.clone();
-        if !system.placement.llamacpp.is_unset() {
-            rules.extend(
-                system
-                    .placement
-                    .llamacpp
-                    .rules(model, system, &system.name)?,
-            );
+        let llamacpp = &system.placement.llamacpp;
+        let mut kv_on_host = None;
+        if !llamacpp.is_unset() {
+            rules.extend(llamacpp.rules(model, system, &system.name)?);
+            kv_on_host = llamacpp.kv_on_host(model, system, &system.name)?;
         }
         let class_home = |class: TensorClass, layer: Option<u32>| {
             rules
@@ -182,6 +183,7 @@ impl Machine {
             token_embd,
             weight_bytes,
             expert_cache,
+            kv_on_host,
             devices,
             idle_devices,
             local_bw,

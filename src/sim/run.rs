@@ -26,8 +26,11 @@ pub struct RunTotals {
     pub stall: Vec<SimTime>,
     /// Bytes read from the local tier by the roofline (weights, KV, embeddings).
     pub local_bytes: Bytes,
-    /// Bytes host processors read in place from each tier (weights they compute on).
-    pub host_bytes: Vec<Bytes>,
+    /// Bytes host processors read in place from each tier (weights they compute on, KV cache
+    /// they attend over).
+    pub host_read: Vec<Bytes>,
+    /// Bytes host processors write in place to each tier (KV cache they hold).
+    pub host_written: Vec<Bytes>,
     /// Time the local tier's memory stream was busy.
     pub local_busy: SimTime,
 }
@@ -81,7 +84,8 @@ impl<'a> Run<'a> {
             state: Vec::new(),
             totals: RunTotals {
                 stall: vec![SimTime::ZERO; m.system.tiers.len()],
-                host_bytes: vec![Bytes::ZERO; m.system.tiers.len()],
+                host_read: vec![Bytes::ZERO; m.system.tiers.len()],
+                host_written: vec![Bytes::ZERO; m.system.tiers.len()],
                 ..RunTotals::default()
             },
             experts,
@@ -166,8 +170,9 @@ impl<'a> Run<'a> {
         for l in 0..n {
             self.totals.local_bytes += work.local[l];
         }
-        for (tier, b) in self.totals.host_bytes.iter_mut().enumerate() {
-            *b += work.host_read(tier);
+        for tier in 0..work.tiers() {
+            self.totals.host_read[tier] += work.host_read(tier);
+            self.totals.host_written[tier] += work.host_write(tier);
         }
         let overlap = &self.m.system.overlap;
         let mode = overlap.mode;

@@ -75,6 +75,8 @@ pub struct StepWork {
     writes: Vec<Bytes>,
     /// Bytes host processors read in place from each tier over the whole step.
     host_reads: Vec<Bytes>,
+    /// Bytes host processors write in place to each tier (KV cache they hold).
+    host_writes: Vec<Bytes>,
 }
 
 impl StepWork {
@@ -101,6 +103,11 @@ impl StepWork {
     /// Bytes a host processor reads in place from tier `tier` over the whole step.
     pub fn host_read(&self, tier: usize) -> Bytes {
         self.host_reads[tier]
+    }
+
+    /// Bytes a host processor writes in place to tier `tier` over the whole step.
+    pub fn host_write(&self, tier: usize) -> Bytes {
+        self.host_writes[tier]
     }
 
     /// Remote bytes layer `l` reads from every device tier.
@@ -131,6 +138,8 @@ impl StepWork {
         self.writes.resize(n * self.tiers, Bytes::ZERO);
         self.host_reads.clear();
         self.host_reads.resize(self.tiers, Bytes::ZERO);
+        self.host_writes.clear();
+        self.host_writes.resize(self.tiers, Bytes::ZERO);
         let tiers = self.tiers;
         let batch: u32 = groups.iter().map(Group::new_tokens).sum();
         let matmul = m.matmul_rate(batch);
@@ -184,14 +193,34 @@ impl StepWork {
                 reads[m.token_embd] += t.embd_row * tokens;
             }
             let mut attention_flops = Flops(0.0);
+            // llama.cpp computes attention where the KV cache is: a host holding a layer's
+            // whole cache reads and writes it in place, with no copy over the link.
+            let kv_host = kv
+                .host_tier(l)
+                .and_then(|tier| Some((tier, m.system.tiers[tier].compute.as_ref()?)));
+            let mut host_kv = (Bytes::ZERO, Flops(0.0));
             for g in groups {
                 let flow = kv.flow(m, l, g.ctx, g.tokens);
                 let count = f64::from(g.count);
+                let flops = t.attention_flops(l, g.ctx, g.tokens) * count;
+                if let Some((tier, _)) = kv_host {
+                    let read = kv.per_token * (flow.read_tokens.iter().sum::<u64>() as f64 * count);
+                    let written =
+                        kv.per_token * (flow.write_tokens.iter().sum::<u64>() as f64 * count);
+                    self.host_reads[tier] += read;
+                    self.host_writes[tier] += written;
+                    host_kv.0 += read + written;
+                    host_kv.1 += flops;
+                    continue;
+                }
                 for (pos, &tier) in kv.tiers.iter().enumerate() {
                     reads[tier] += kv.per_token * (flow.read_tokens[pos] as f64 * count);
                     writes[tier] += kv.per_token * (flow.write_tokens[pos] as f64 * count);
                 }
-                attention_flops += t.attention_flops(l, g.ctx, g.tokens) * count;
+                attention_flops += flops;
+            }
+            if let Some((_, h)) = kv_host {
+                host.attend(h, host_kv.0, host_kv.1);
             }
             let local = reads[0] + writes[0];
             let device_flops = t.matmul_flops(l, batch) - host.flops;
@@ -241,6 +270,21 @@ impl HostWork {
         }
         self.flops += flops;
         self.time += roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw) + h.hop;
+    }
+
+    /// Adds attention over a KV cache the host holds: its roofline, plus a hand-over unless
+    /// the host already computes part of the layer (then attention runs in the same split).
+    /// Attention is not a matmul over weights, so the device's matmul share stays whole.
+    fn attend(&mut self, h: &HostCompute, bytes: Bytes, flops: Flops) {
+        if bytes.0 <= 0.0 && flops.0 <= 0.0 {
+            return;
+        }
+        let hop = if self.time.0 > 0.0 {
+            Seconds::ZERO
+        } else {
+            h.hop
+        };
+        self.time += roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw) + hop;
     }
 
     fn time(&self) -> Seconds {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use approx::assert_relative_eq;
 use tiersim::config::load::{self, Override};
 use tiersim::config::system::SystemSpec;
+use tiersim::model::quant::QuantType;
 use tiersim::model::spec::ModelSpec;
 use tiersim::model::traffic::ModelTraffic;
 use tiersim::scenario::{TestCase, TestOutcome};
@@ -578,12 +579,110 @@ fn a_host_processor_computes_offloaded_layers_at_its_memory_bandwidth() {
     assert!(streamed <= link_bound, "{streamed} > {link_bound}");
     assert!(hosted > streamed, "{hosted} <= {streamed}");
     assert_relative_eq!(hosted, formula, max_relative = 0.10);
-    // The host's in-place reads are its tier's traffic: every weight once per decoded token,
-    // and the token's embedding row.
+    // The host's in-place traffic is its tier's: every weight once per decoded token, the
+    // token's embedding row, and the KV cache of its layers, which llama.cpp keeps with them
+    // (tg16 from an empty cache attends over 0 + 1 + … + 15 tokens and writes 16).
+    let kv = t.kv_per_token(QuantType::F16, QuantType::F16).0 * t.layers.len() as f64;
     assert_relative_eq!(
         num(&hosted_row, "host_bytes_read"),
-        16.0 * (bytes + t.embd_row.0),
+        16.0 * (bytes + t.embd_row.0) + 120.0 * kv,
         max_relative = 1e-9
+    );
+    assert_relative_eq!(
+        num(&hosted_row, "host_bytes_written"),
+        16.0 * kv,
+        max_relative = 1e-9
+    );
+}
+
+#[test]
+fn a_layers_kv_cache_stays_where_ngl_puts_the_layer_and_nkvo_keeps_all_of_it_on_the_host() {
+    const LLAMA: &str = "llama-3.1-8b-instruct-q4_k_m";
+    let t = ModelTraffic::new(&model(LLAMA, &[]));
+    let per_token = t.kv_per_token(QuantType::F16, QuantType::F16).0;
+    let n_layers = t.layers.len() as f64;
+    // tg16 at depth 4096 attends over 4096 + 4097 + … + 4111 cached tokens and adds 16.
+    let (attended, added) = (16.0 * 4096.0 + 120.0, 16.0);
+    let row = |extra: &[&str]| {
+        let mut args = vec!["-m", LLAMA, "-d", "4096"];
+        args.extend_from_slice(extra);
+        tg_csv(&args)
+    };
+    // Layers below n_layers + 1 − N stay on the CPU with their KV cache: -ngl 0 and 1 keep all
+    // 32 there, -ngl 17 keeps 16, -ngl 33 none.
+    let mut rates = Vec::new();
+    for (ngl, on_host) in [
+        ("0", 32.0),
+        ("1", 32.0),
+        ("9", 24.0),
+        ("17", 16.0),
+        ("33", 0.0),
+    ] {
+        let r = row(&["-ngl", ngl]);
+        assert_relative_eq!(
+            num(&r, "host_bytes_written"),
+            on_host * per_token * added,
+            max_relative = 1e-9
+        );
+        rates.push(num(&r, "avg_ts"));
+    }
+    eprintln!("tg16 @ d4096 for -ngl 0/1/9/17/33: {rates:?} t/s");
+    assert!(rates.windows(2).all(|w| w[1] >= w[0]), "{rates:?}");
+
+    // -nkvo moves every layer's cache off the GPU: the GPU's traffic loses exactly the KV
+    // reads and writes, and the host gains them, whether the host CPU attends in place or the
+    // GPU reads the cache over the link.
+    let gpu = row(&["-ngl", "99"]);
+    for host_cpu in [true, false] {
+        let mut extra = vec!["-ngl", "99", "-nkvo"];
+        if !host_cpu {
+            extra.extend(["--set", "tiers.host.compute=null"]);
+        }
+        let nkvo = row(&extra);
+        assert_relative_eq!(
+            num(&gpu, "gddr_bytes_read") - num(&nkvo, "gddr_bytes_read"),
+            n_layers * per_token * (attended + added),
+            max_relative = 1e-9
+        );
+        assert_relative_eq!(
+            num(&nkvo, "host_bytes_written"),
+            n_layers * per_token * added,
+            max_relative = 1e-9
+        );
+        assert!(
+            num(&nkvo, "host_bytes_read") >= n_layers * per_token * attended,
+            "host CPU {host_cpu}"
+        );
+        // Attention over host memory is slower than over the GPU's.
+        assert!(num(&nkvo, "avg_ts") < num(&gpu, "avg_ts"));
+    }
+    // `-nkvo 0` is llama.cpp's default, identical to leaving the flag out.
+    assert_eq!(row(&["-ngl", "99", "-nkvo", "0"])["avg_ts"], gpu["avg_ts"]);
+
+    // The host's room for KV cache is its capacity less the weights it holds.
+    fails_with(
+        &[
+            "simulate",
+            "--system",
+            "rtx4080",
+            "-m",
+            LLAMA,
+            "-p",
+            "0",
+            "-n",
+            "16",
+            "-d",
+            "32768",
+            "-ngl",
+            "0",
+            "--set",
+            "tiers.host.capacity=6GiB",
+        ],
+        &["kept on the host by llama.cpp's flags", "tier `host`"],
+    );
+    fails_with(
+        &["simulate", "--system", "h100", "-nkvo"],
+        &["placement.llamacpp.no_kv_offload", "no `dram` tier"],
     );
 }
 
