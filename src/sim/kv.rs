@@ -82,12 +82,16 @@ impl KvLayout {
             (h.first_gpu_layer as usize, pos)
         });
         if tiers.len() > MAX_KV_TIERS {
+            let host = if tiers.len() > chain {
+                " with llama.cpp's host tier"
+            } else {
+                ""
+            };
             return Err(ConfigError::invalid(
                 &m.system.name,
                 "placement.kv.tiers",
                 format!(
-                    "lists {} tiers with llama.cpp's host tier; at most {MAX_KV_TIERS} are \
-                     supported",
+                    "lists {} tiers{host}; at most {MAX_KV_TIERS} are supported",
                     tiers.len()
                 ),
             ));
