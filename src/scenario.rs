@@ -422,6 +422,8 @@ pub fn record(
             .llamacpp
             .n_gpu_layers
             .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+        n_cpu_moe: m.system.placement.llamacpp.n_cpu_moe.unwrap_or(0),
+        no_kv_offload: m.system.placement.llamacpp.no_kv_offload,
         flash_attn: -1,
         n_prompt: case.n_prompt,
         n_gen: case.n_gen,

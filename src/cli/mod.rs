@@ -17,7 +17,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::error::ConfigError;
 use crate::config::load::Override;
 use crate::config::presets;
 use crate::error::Error;
@@ -179,20 +178,27 @@ pub struct SimulateArgs {
     pub llamacpp: LlamaCppArgs,
 }
 
-/// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`.
+/// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`. As in llama-bench,
+/// `-ngl`, `-ncmoe` and `-nkvo` take lists (`-ngl 0,16,33`, `-ngl 0-32+8`), and `simulate` runs
+/// every test once per combination.
 #[derive(Debug, Clone, Default, Args)]
 pub struct LlamaCppArgs {
     /// `-ngl`: layers offloaded to the GPU (tier 0), counting the output layer as the last of
-    /// `n_layers + 1`; the rest of the weights stay on the host tier.
-    #[arg(long = "ngl", alias = "n-gpu-layers", value_name = "N")]
-    pub n_gpu_layers: Option<u32>,
+    /// `n_layers + 1`; the rest of the weights, and their KV cache, stay on the host tier.
+    #[arg(
+        long = "ngl",
+        alias = "n-gpu-layers",
+        value_name = "N",
+        value_delimiter = ','
+    )]
+    pub n_gpu_layers: Vec<String>,
     /// `-ot`: tensor buffer overrides `regex=BUFFER` (`exps=CPU`, `blk\.1[0-9]\.=hbf`);
     /// repeatable, the first matching pattern wins.
     #[arg(long = "ot", alias = "override-tensor", value_name = "REGEX=BUFFER")]
     pub override_tensors: Vec<String>,
     /// `--n-cpu-moe`: keep the routed experts of the first N layers on the host.
-    #[arg(long = "n-cpu-moe", value_name = "N")]
-    pub n_cpu_moe: Option<u32>,
+    #[arg(long = "n-cpu-moe", value_name = "N", value_delimiter = ',')]
+    pub n_cpu_moe: Vec<String>,
     /// `-nkvo`: keep every layer's KV cache on the host (llama-bench takes `-nkvo 1`; a bare
     /// `-nkvo` means 1). Without it a layer's KV cache sits where `-ngl` put the layer.
     #[arg(
@@ -201,59 +207,125 @@ pub struct LlamaCppArgs {
         value_name = "0|1",
         num_args = 0..=1,
         default_missing_value = "1",
-        value_parser = parse_bool01
+        value_delimiter = ','
     )]
-    pub no_kv_offload: Option<bool>,
+    pub no_kv_offload: Vec<String>,
 }
 
-/// llama-bench's boolean spelling: `0` or `1`.
-fn parse_bool01(s: &str) -> Result<bool, String> {
-    match s {
-        "0" => Ok(false),
-        "1" => Ok(true),
-        _ => Err(format!("`{s}` is not 0 or 1")),
-    }
+/// The llama.cpp flags' values, parsed: one list per flag, empty when the flag is absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlamaCppLists {
+    /// `-ngl` values.
+    pub n_gpu_layers: Vec<u32>,
+    /// `-ncmoe` values.
+    pub n_cpu_moe: Vec<u32>,
+    /// `-nkvo` values.
+    pub no_kv_offload: Vec<bool>,
 }
 
 impl LlamaCppArgs {
-    /// The flags as `--set` overrides of `placement.llamacpp`.
-    pub fn overrides(&self) -> Result<Vec<Override>, ConfigError> {
+    /// The flags' value lists, with llama-bench's ranges expanded.
+    pub fn lists(&self) -> Result<LlamaCppLists, Error> {
+        let no_kv_offload = self
+            .no_kv_offload
+            .iter()
+            .map(|v| match v.trim() {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(Error::usage("-nkvo", format!("`{v}` is not 0 or 1"))),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(LlamaCppLists {
+            n_gpu_layers: simulate::int_list("-ngl", &self.n_gpu_layers)?,
+            n_cpu_moe: simulate::int_list("-ncmoe", &self.n_cpu_moe)?,
+            no_kv_offload,
+        })
+    }
+
+    /// Every combination of the flags' values as `--set` overrides of `placement.llamacpp`, in
+    /// llama-bench's order (`-ngl` outermost, then `-ncmoe`, then `-nkvo`); one empty
+    /// combination when no flag is given.
+    pub fn placements(&self) -> Result<Vec<Vec<Override>>, Error> {
         use serde_yaml::Value;
-        let mut sets = Vec::new();
-        if let Some(n) = self.n_gpu_layers {
-            sets.push(Override::new(
-                "placement.llamacpp.n_gpu_layers",
-                Value::from(n),
-                &format!("-ngl {n}"),
-            )?);
-        }
-        if !self.override_tensors.is_empty() {
+        let lists = self.lists()?;
+        let ot = if self.override_tensors.is_empty() {
+            None
+        } else {
             let list = self
                 .override_tensors
                 .iter()
                 .map(|s| Value::from(s.as_str()))
                 .collect();
-            sets.push(Override::new(
+            Some(Override::new(
                 "placement.llamacpp.override_tensors",
                 Value::Sequence(list),
                 &format!("-ot {}", self.override_tensors.join(" -ot ")),
-            )?);
+            )?)
+        };
+        // An absent flag is one "unset" value, so the product never empties.
+        let ngl: Vec<Option<u32>> = options(&lists.n_gpu_layers);
+        let ncmoe: Vec<Option<u32>> = options(&lists.n_cpu_moe);
+        let nkvo: Vec<Option<bool>> = options(&lists.no_kv_offload);
+        let mut out = Vec::with_capacity(ngl.len() * ncmoe.len() * nkvo.len());
+        for &g in &ngl {
+            for &c in &ncmoe {
+                for &k in &nkvo {
+                    let mut sets = Vec::new();
+                    if let Some(n) = g {
+                        sets.push(Override::new(
+                            "placement.llamacpp.n_gpu_layers",
+                            Value::from(n),
+                            &format!("-ngl {n}"),
+                        )?);
+                    }
+                    if let Some(n) = c {
+                        sets.push(Override::new(
+                            "placement.llamacpp.n_cpu_moe",
+                            Value::from(n),
+                            &format!("--n-cpu-moe {n}"),
+                        )?);
+                    }
+                    sets.extend(ot.clone());
+                    if let Some(on) = k {
+                        sets.push(Override::new(
+                            "placement.llamacpp.no_kv_offload",
+                            Value::from(on),
+                            &format!("-nkvo {}", u8::from(on)),
+                        )?);
+                    }
+                    out.push(sets);
+                }
+            }
         }
-        if let Some(n) = self.n_cpu_moe {
-            sets.push(Override::new(
-                "placement.llamacpp.n_cpu_moe",
-                Value::from(n),
-                &format!("--n-cpu-moe {n}"),
-            )?);
+        Ok(out)
+    }
+
+    /// The flags as `--set` overrides for a command that runs one placement (`serve`): a list
+    /// of values is an error.
+    pub fn overrides(&self) -> Result<Vec<Override>, Error> {
+        let lists = self.lists()?;
+        for (flag, n) in [
+            ("-ngl", lists.n_gpu_layers.len()),
+            ("--n-cpu-moe", lists.n_cpu_moe.len()),
+            ("-nkvo", lists.no_kv_offload.len()),
+        ] {
+            if n > 1 {
+                return Err(Error::usage(
+                    flag,
+                    format!("has {n} values; this command runs one placement, so give one"),
+                ));
+            }
         }
-        if let Some(on) = self.no_kv_offload {
-            sets.push(Override::new(
-                "placement.llamacpp.no_kv_offload",
-                Value::from(on),
-                &format!("-nkvo {}", u8::from(on)),
-            )?);
-        }
-        Ok(sets)
+        Ok(self.placements()?.pop().unwrap_or_default())
+    }
+}
+
+/// A flag's values as options, or a single `None` when it was not given.
+fn options<T: Copy>(values: &[T]) -> Vec<Option<T>> {
+    if values.is_empty() {
+        vec![None]
+    } else {
+        values.iter().copied().map(Some).collect()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::SimulateArgs;
+use crate::cli::{LlamaCppLists, SimulateArgs};
 use crate::config::load::{self, Override};
 use crate::error::Error;
 use crate::model::quant::QuantType;
@@ -44,6 +44,11 @@ pub struct SimulateOptions {
     pub system: Option<String>,
     /// Overrides.
     pub sets: Vec<Override>,
+    /// llama.cpp placements to run every test under, each as overrides applied after `sets`
+    /// (one empty placement without llama.cpp flags).
+    pub placements: Vec<Vec<Override>>,
+    /// The llama.cpp flags' values, for the md table's columns.
+    pub llamacpp: LlamaCppLists,
     /// Seed.
     pub seed: u64,
     /// Tier the weights are staged from (cold start).
@@ -102,8 +107,9 @@ impl SimulateOptions {
                 .set
                 .iter()
                 .map(|s| Override::parse(s))
-                .chain(a.llamacpp.overrides()?.into_iter().map(Ok))
                 .collect::<Result<_, _>>()?,
+            placements: a.llamacpp.placements()?,
+            llamacpp: a.llamacpp.lists()?,
             seed: a.seed,
             cold_from: a.cold_from,
         })
@@ -127,49 +133,64 @@ impl SimulateOptions {
     }
 }
 
-/// Runs the simulation and streams the records in the chosen format.
+/// Runs the simulation and streams the records in the chosen format: every test under every
+/// llama.cpp placement, placements outermost.
 pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
-    let model = load::model(opts.model.as_deref(), &opts.sets)?;
-    let system = load::system(opts.system.as_deref(), &opts.sets)?;
-    let machine = Machine::new(&model.spec, &system.spec)?;
-    let mut cases = opts.cases();
-    if let Some(name) = &opts.cold_from {
-        let tier = machine
-            .tier_index(name)
-            .filter(|&i| i > 0)
-            .ok_or_else(|| Error::usage("--cold-from", format!("`{name}` is not a device tier of {}; expected one of its tiers after the first", machine.system.name)))?;
-        for c in &mut cases {
-            c.stage_from = Some(tier);
+    let mut runs = Vec::with_capacity(opts.placements.len());
+    for placement in &opts.placements {
+        let sets: Vec<Override> = opts.sets.iter().chain(placement).cloned().collect();
+        let model = load::model(opts.model.as_deref(), &sets)?;
+        let system = load::system(opts.system.as_deref(), &sets)?;
+        let machine = Machine::new(&model.spec, &system.spec)?;
+        let mut cases = opts.cases();
+        if let Some(name) = &opts.cold_from {
+            let tier = machine
+                .tier_index(name)
+                .filter(|&i| i > 0)
+                .ok_or_else(|| Error::usage("--cold-from", format!("`{name}` is not a device tier of {}; expected one of its tiers after the first", machine.system.name)))?;
+            for c in &mut cases {
+                c.stage_from = Some(tier);
+            }
         }
-    }
-    // Every test's capacity is checked before the first result is written, so a run either
-    // fails at once or writes a complete, well-formed file.
-    for case in &cases {
-        case.kv_layout(&machine)?;
+        // Every test's capacity is checked before the first result is written, so a run
+        // either fails at once or writes a complete, well-formed file.
+        for case in &cases {
+            case.kv_layout(&machine)?;
+        }
+        runs.push((machine, cases));
     }
     let ctx = RecordContext {
         model_origin: opts.model.as_deref().unwrap_or(load::DEFAULT_MODEL),
         seed: opts.seed,
     };
-    let mut info = RunInfo::new(&machine.system.name, opts.seed);
+    let system_name = runs.first().map_or("", |(m, _)| m.system.name.as_str());
+    let mut info = RunInfo::new(system_name, opts.seed);
     let names = |ts: &[QuantType]| ts.iter().map(|t| t.name()).collect::<Vec<_>>();
+    let l = &opts.llamacpp;
     info.md_columns = MdColumns {
+        n_gpu_layers: !l.n_gpu_layers.is_empty(),
+        n_cpu_moe: MdColumns::shows(&l.n_cpu_moe, &0),
         n_batch: MdColumns::shows(&opts.batch, &MdColumns::DEFAULT_N_BATCH),
         n_ubatch: MdColumns::shows(&opts.ubatch, &MdColumns::DEFAULT_N_UBATCH),
         type_k: MdColumns::shows(&names(&opts.type_k), &MdColumns::DEFAULT_CACHE_TYPE),
         type_v: MdColumns::shows(&names(&opts.type_v), &MdColumns::DEFAULT_CACHE_TYPE),
+        no_kv_offload: MdColumns::shows(&l.no_kv_offload, &false),
         n_seq: MdColumns::shows(&opts.n_seq, &1),
         ..MdColumns::for_backend("CPU")
     };
     let mut exporter = opts.output.exporter(info);
     exporter.header(out).map_err(Error::Output)?;
-    for (id, case) in cases.iter().enumerate() {
-        let outcome = scenario::run_test(&machine, case, opts.reps, opts.seed, id as u32)?;
-        let rec = scenario::record(&machine, &ctx, case, &outcome);
-        exporter.record(out, &rec).map_err(Error::Output)?;
-        for (t, usage) in machine.system.tiers.iter().zip(&rec.tiers) {
-            if let Some(w) = scenario::wear_warning(t, usage.lifetime_years) {
-                eprintln!("tiersim: warning: {}: {w}", rec.test_name());
+    for (machine, cases) in &runs {
+        // Test ids restart with each placement: a placement's rows equal those of a run
+        // given that placement alone.
+        for (id, case) in cases.iter().enumerate() {
+            let outcome = scenario::run_test(machine, case, opts.reps, opts.seed, id as u32)?;
+            let rec = scenario::record(machine, &ctx, case, &outcome);
+            exporter.record(out, &rec).map_err(Error::Output)?;
+            for (t, usage) in machine.system.tiers.iter().zip(&rec.tiers) {
+                if let Some(w) = scenario::wear_warning(t, usage.lifetime_years) {
+                    eprintln!("tiersim: warning: {}: {w}", rec.test_name());
+                }
             }
         }
     }
@@ -183,7 +204,7 @@ fn int(flag: &str, text: &str) -> Result<u32, Error> {
 }
 
 /// Parses llama-bench's integer lists: values, `first-last`, `first-last+step`, `first-last*mult`.
-fn int_list(flag: &str, items: &[String]) -> Result<Vec<u32>, Error> {
+pub(crate) fn int_list(flag: &str, items: &[String]) -> Result<Vec<u32>, Error> {
     let mut out = Vec::new();
     for item in items {
         let item = item.trim();

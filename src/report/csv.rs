@@ -112,6 +112,8 @@ const NAMES_ONLY: BenchRecord = BenchRecord {
     type_k: String::new(),
     type_v: String::new(),
     n_gpu_layers: 0,
+    n_cpu_moe: 0,
+    no_kv_offload: false,
     flash_attn: 0,
     n_prompt: 0,
     n_gen: 0,
@@ -142,6 +144,7 @@ fn text(v: Value<'_>) -> String {
         // An absent figure (a tier without wear) is an empty field.
         Value::Float(x) if x.is_nan() => String::new(),
         Value::Float(x) => fmt_fixed6(x),
+        Value::Bool(b) => u8::from(b).to_string(),
     }
 }
 
@@ -176,7 +179,7 @@ mod tests {
 
     const HEADER: &str = "build_commit,build_number,cpu_info,gpu_info,backends,model_filename,\
         model_type,model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,\
-        n_gpu_layers,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
+        n_gpu_layers,n_cpu_moe,no_kv_offload,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
         stddev_ts,system,seed,n_seq,ttft_ms,tpot_p50_ms,tpot_p99_ms,expert_hit_rate,\
         hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,hbm_lifetime_years,\
         hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms,hbf_lifetime_years";
@@ -218,7 +221,7 @@ mod tests {
             .copied()
             .take_while(|&h| h != "system")
             .collect();
-        assert_eq!(lb.len(), 24);
+        assert_eq!(lb.len(), 26);
         assert!(lb.iter().all(|h| real.contains(h)), "all are llama-bench's");
         let real_subset: Vec<&str> = real.iter().copied().filter(|h| lb.contains(h)).collect();
         assert_eq!(real_subset, lb);

@@ -108,6 +108,7 @@ fn scalar(v: Value<'_>) -> String {
         Value::Int(n) => n.to_string(),
         Value::Float(x) if x.is_finite() => fmt_fixed6(x),
         Value::Float(_) => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
     }
 }
 
@@ -281,7 +282,7 @@ mod tests {
                     shared += 1;
                 }
             }
-            assert_eq!(shared, 26);
+            assert_eq!(shared, 28);
         }
     }
 

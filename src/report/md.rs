@@ -15,6 +15,8 @@ use super::{BenchRecord, Exporter, RunInfo, fmt_fixed};
 pub struct MdColumns {
     /// `ngl`: llama-bench shows it for every non-CPU backend.
     pub n_gpu_layers: bool,
+    /// `n_cpu_moe` (`-ncmoe`).
+    pub n_cpu_moe: bool,
     /// `threads`: llama-bench shows it for CPU backends, or when `-t` is not the default.
     pub n_threads: bool,
     /// `n_batch` (`-b`).
@@ -25,6 +27,8 @@ pub struct MdColumns {
     pub type_k: bool,
     /// `type_v` (`-ctv`).
     pub type_v: bool,
+    /// `nkvo` (`-nkvo`).
+    pub no_kv_offload: bool,
     /// `fa` (`-fa`).
     pub flash_attn: bool,
     /// `npl`: sequences decoding together (tiersim's, after llama-batched-bench's `-npl`).
@@ -49,11 +53,13 @@ impl MdColumns {
             .any(|b| backends.contains(b));
         Self {
             n_gpu_layers: !cpu,
+            n_cpu_moe: false,
             n_threads: cpu,
             n_batch: false,
             n_ubatch: false,
             type_k: false,
             type_v: false,
+            no_kv_offload: false,
             flash_attn: false,
             n_seq: false,
         }
@@ -92,16 +98,24 @@ impl MdExporter {
     /// An exporter for `run`, with the columns its [`MdColumns`] asks for.
     pub fn new(run: RunInfo) -> Self {
         let c = run.md_columns;
-        let optional: [(bool, Column); 8] = [
+        let optional: [(bool, Column); 10] = [
             (
                 c.n_gpu_layers,
                 col("ngl", 3, |r| r.n_gpu_layers.to_string()),
+            ),
+            (
+                c.n_cpu_moe,
+                col("n_cpu_moe", 10, |r| r.n_cpu_moe.to_string()),
             ),
             (c.n_threads, col("threads", 7, |r| r.n_threads.to_string())),
             (c.n_batch, col("n_batch", 7, |r| r.n_batch.to_string())),
             (c.n_ubatch, col("n_ubatch", 8, |r| r.n_ubatch.to_string())),
             (c.type_k, col("type_k", 6, |r| r.type_k.clone())),
             (c.type_v, col("type_v", 6, |r| r.type_v.clone())),
+            (
+                c.no_kv_offload,
+                col("nkvo", 13, |r| u8::from(r.no_kv_offload).to_string()),
+            ),
             (c.flash_attn, col("fa", 3, |r| r.flash_attn.to_string())),
             (c.n_seq, col("npl", 4, |r| r.n_seq.to_string())),
         ];

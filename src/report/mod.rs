@@ -155,11 +155,13 @@ enum Value<'a> {
     UInt(u64),
     Int(i64),
     Float(f64),
+    /// llama-bench's booleans: `true`/`false` in JSON, `1`/`0` in CSV.
+    Bool(bool),
 }
 
 /// llama-bench's scalar fields, in llama-bench's order (its JSON puts the sample arrays after
 /// them; its CSV leaves the arrays out).
-fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 24] {
+fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 26] {
     use Value::*;
     [
         ("build_commit", Str(&r.build_commit)),
@@ -177,6 +179,8 @@ fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 24] {
         ("type_k", Str(&r.type_k)),
         ("type_v", Str(&r.type_v)),
         ("n_gpu_layers", Int(r.n_gpu_layers.into())),
+        ("n_cpu_moe", UInt(r.n_cpu_moe.into())),
+        ("no_kv_offload", Bool(r.no_kv_offload)),
         ("flash_attn", Int(r.flash_attn.into())),
         ("n_prompt", UInt(r.n_prompt.into())),
         ("n_gen", UInt(r.n_gen.into())),
@@ -323,6 +327,8 @@ pub(crate) mod testutil {
             type_k: "f16".to_owned(),
             type_v: "f16".to_owned(),
             n_gpu_layers: -1,
+            n_cpu_moe: 0,
+            no_kv_offload: false,
             flash_attn: -1,
             n_prompt: 512,
             n_gen: 0,
@@ -426,6 +432,9 @@ pub(crate) mod testutil {
             type_k: s("type_k"),
             type_v: s("type_v"),
             n_gpu_layers: n("n_gpu_layers") as i32,
+            // Older llama-bench builds predate these two fields.
+            n_cpu_moe: get("n_cpu_moe").map_or(0, |v| v.parse().unwrap()),
+            no_kv_offload: get("no_kv_offload").is_some_and(|v| v == "true" || v == "1"),
             flash_attn: n("flash_attn") as i32,
             n_prompt: n("n_prompt") as u32,
             n_gen: n("n_gen") as u32,

@@ -41,6 +41,11 @@ pub struct BenchRecord {
     pub type_v: String,
     /// Layers offloaded to the GPU (`-ngl`); `-1` means all, llama-bench's default.
     pub n_gpu_layers: i32,
+    /// Layers whose routed experts stay in the CPU buffer (`-ncmoe`); 0, llama-bench's
+    /// default, keeps none there.
+    pub n_cpu_moe: u32,
+    /// Whether every layer's KV cache stays in the CPU buffer (`-nkvo`).
+    pub no_kv_offload: bool,
     /// Flash attention (`-fa`): `-1` auto, `0` off, `1` on, as llama-bench records it.
     pub flash_attn: i32,
     /// Prompt tokens processed in the timed part.

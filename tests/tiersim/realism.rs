@@ -686,6 +686,68 @@ fn a_layers_kv_cache_stays_where_ngl_puts_the_layer_and_nkvo_keeps_all_of_it_on_
     );
 }
 
+#[test]
+fn placement_flags_take_llama_bench_lists_and_each_row_equals_its_own_run() {
+    const LLAMA: &str = "llama-3.1-8b-instruct-q4_k_m";
+    fn run<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "simulate", "--system", "rtx4080", "-m", LLAMA, "-p", "0", "-n", "8", "-d", "0,2048",
+            "-r", "1",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    // `-ngl 0-32+16` is 0, 16, 32: three placements, each with -nkvo 0 and 1, each running
+    // both tests, -ngl outermost as in llama-bench.
+    let rows = csv_rows(&stdout(&run(&[
+        "-ngl", "0-32+16", "-nkvo", "0,1", "-o", "csv",
+    ])));
+    let order: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["n_gpu_layers"].clone(),
+                r["no_kv_offload"].clone(),
+                r["n_depth"].clone(),
+            )
+        })
+        .collect();
+    let mut want = Vec::new();
+    for ngl in ["0", "16", "32"] {
+        for nkvo in ["0", "1"] {
+            for depth in ["0", "2048"] {
+                want.push((ngl.to_owned(), nkvo.to_owned(), depth.to_owned()));
+            }
+        }
+    }
+    assert_eq!(order, want);
+    for r in &rows {
+        let alone = csv_rows(&stdout(&run(&[
+            "-ngl",
+            &r["n_gpu_layers"],
+            "-nkvo",
+            &r["no_kv_offload"],
+            "-o",
+            "csv",
+        ])));
+        let same = alone.iter().find(|a| a["n_depth"] == r["n_depth"]).unwrap();
+        assert_eq!(same["avg_ns"], r["avg_ns"], "{:?}", r["n_gpu_layers"]);
+    }
+    // The md table gains llama-bench's `ngl` and `nkvo` columns for lists.
+    let md = stdout(&run(&["-ngl", "16", "-nkvo", "0,1"]));
+    let head = md.lines().next().unwrap();
+    assert!(
+        head.contains("| ngl |") && head.contains("nkvo |"),
+        "{head}"
+    );
+    // One placement only for `serve`; a bad boolean is named.
+    fails_with(
+        &["serve", "--system", "rtx4080", "-ngl", "8,16"],
+        &["-ngl", "2 values"],
+    );
+    fails_with(&run(&["-nkvo", "2"]), &["-nkvo", "`2` is not 0 or 1"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Bad expert settings
 
