@@ -424,6 +424,7 @@ pub fn record(
             .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         n_cpu_moe: m.system.placement.llamacpp.n_cpu_moe.unwrap_or(0),
         no_kv_offload: m.system.placement.llamacpp.no_kv_offload,
+        tensor_buft_overrides: m.system.placement.llamacpp.override_summary(),
         flash_attn: -1,
         n_prompt: case.n_prompt,
         n_gen: case.n_gen,

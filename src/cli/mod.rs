@@ -178,9 +178,9 @@ pub struct SimulateArgs {
     pub llamacpp: LlamaCppArgs,
 }
 
-/// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`. As in llama-bench,
-/// `-ngl`, `-ncmoe` and `-nkvo` take lists (`-ngl 0,16,33`, `-ngl 0-32+8`), and `simulate` runs
-/// every test once per combination.
+/// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`. For `simulate` they
+/// take llama-bench's lists (`-ngl 0,16,33`, `-ngl 0-32+8`, `-ot "exps=CPU,"`) and every test
+/// runs once per combination; `serve`, like llama-server, takes one placement.
 #[derive(Debug, Clone, Default, Args)]
 pub struct LlamaCppArgs {
     /// `-ngl`: layers offloaded to the GPU (tier 0), counting the output layer as the last of
@@ -192,8 +192,10 @@ pub struct LlamaCppArgs {
         value_delimiter = ','
     )]
     pub n_gpu_layers: Vec<String>,
-    /// `-ot`: tensor buffer overrides `regex=BUFFER` (`exps=CPU`, `blk\.1[0-9]\.=hbf`);
-    /// repeatable, the first matching pattern wins.
+    /// `-ot`: tensor buffer overrides `regex=BUFFER` (`exps=CPU`, `blk\.1[0-9]\.=hbf`); the
+    /// first matching pattern wins. In `simulate`, as in llama-bench, `;` joins overrides
+    /// into one placement and `,` or a repeated flag starts another (an empty one has no
+    /// overrides); in `serve`, as in llama-server, `,` and repeats add to the one placement.
     #[arg(long = "ot", alias = "override-tensor", value_name = "REGEX=BUFFER")]
     pub override_tensors: Vec<String>,
     /// `--n-cpu-moe`: keep the routed experts of the first N layers on the host.
@@ -221,6 +223,8 @@ pub struct LlamaCppLists {
     pub n_cpu_moe: Vec<u32>,
     /// `-nkvo` values.
     pub no_kv_offload: Vec<bool>,
+    /// `-ot` groups, llama-bench's way: each a placement's list of `regex=BUFFER` overrides.
+    pub override_tensors: Vec<Vec<String>>,
 }
 
 impl LlamaCppArgs {
@@ -235,7 +239,21 @@ impl LlamaCppArgs {
                 _ => Err(Error::usage("-nkvo", format!("`{v}` is not 0 or 1"))),
             })
             .collect::<Result<_, _>>()?;
+        let override_tensors = self
+            .override_tensors
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|group| {
+                group
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
         Ok(LlamaCppLists {
+            override_tensors,
             n_gpu_layers: simulate::int_list("-ngl", &self.n_gpu_layers)?,
             n_cpu_moe: simulate::int_list("-ncmoe", &self.n_cpu_moe)?,
             no_kv_offload,
@@ -243,32 +261,47 @@ impl LlamaCppArgs {
     }
 
     /// Every combination of the flags' values as `--set` overrides of `placement.llamacpp`, in
-    /// llama-bench's order (`-ngl` outermost, then `-ncmoe`, then `-nkvo`); one empty
+    /// llama-bench's order (`-ngl` outermost, then `-ncmoe`, `-ot`, `-nkvo`); one empty
     /// combination when no flag is given.
     pub fn placements(&self) -> Result<Vec<Vec<Override>>, Error> {
-        use serde_yaml::Value;
         let lists = self.lists()?;
-        let ot = if self.override_tensors.is_empty() {
-            None
-        } else {
-            let list = self
-                .override_tensors
-                .iter()
-                .map(|s| Value::from(s.as_str()))
-                .collect();
-            Some(Override::new(
-                "placement.llamacpp.override_tensors",
-                Value::Sequence(list),
-                &format!("-ot {}", self.override_tensors.join(" -ot ")),
-            )?)
-        };
-        // An absent flag is one "unset" value, so the product never empties.
-        let ngl: Vec<Option<u32>> = options(&lists.n_gpu_layers);
-        let ncmoe: Vec<Option<u32>> = options(&lists.n_cpu_moe);
-        let nkvo: Vec<Option<bool>> = options(&lists.no_kv_offload);
-        let mut out = Vec::with_capacity(ngl.len() * ncmoe.len() * nkvo.len());
-        for &g in &ngl {
-            for &c in &ncmoe {
+        combinations(&lists, &options(&lists.override_tensors))
+    }
+
+    /// The flags as `--set` overrides for a command that runs one placement (`serve`): a list
+    /// of values is an error; every `-ot` adds to the one placement.
+    pub fn overrides(&self) -> Result<Vec<Override>, Error> {
+        let lists = self.lists()?;
+        for (flag, n) in [
+            ("-ngl", lists.n_gpu_layers.len()),
+            ("--n-cpu-moe", lists.n_cpu_moe.len()),
+            ("-nkvo", lists.no_kv_offload.len()),
+        ] {
+            if n > 1 {
+                return Err(Error::usage(
+                    flag,
+                    format!("has {n} values; this command runs one placement, so give one"),
+                ));
+            }
+        }
+        let ot = (!self.override_tensors.is_empty()).then(|| self.override_tensors.clone());
+        Ok(combinations(&lists, &[ot])?.pop().unwrap_or_default())
+    }
+}
+
+/// The overrides of every combination of `lists`' values with the `-ot` groups `ot`.
+fn combinations(
+    lists: &LlamaCppLists,
+    ot: &[Option<Vec<String>>],
+) -> Result<Vec<Vec<Override>>, Error> {
+    use serde_yaml::Value;
+    let ngl = options(&lists.n_gpu_layers);
+    let ncmoe = options(&lists.n_cpu_moe);
+    let nkvo = options(&lists.no_kv_offload);
+    let mut out = Vec::with_capacity(ngl.len() * ncmoe.len() * ot.len() * nkvo.len());
+    for &g in &ngl {
+        for &c in &ncmoe {
+            for o in ot {
                 for &k in &nkvo {
                     let mut sets = Vec::new();
                     if let Some(n) = g {
@@ -285,7 +318,15 @@ impl LlamaCppArgs {
                             &format!("--n-cpu-moe {n}"),
                         )?);
                     }
-                    sets.extend(ot.clone());
+                    // An empty group is llama-bench's placement without overrides.
+                    if let Some(entries) = o.as_ref().filter(|e| !e.is_empty()) {
+                        let list = entries.iter().map(|e| Value::from(e.as_str())).collect();
+                        sets.push(Override::new(
+                            "placement.llamacpp.override_tensors",
+                            Value::Sequence(list),
+                            &format!("-ot {}", entries.join(";")),
+                        )?);
+                    }
                     if let Some(on) = k {
                         sets.push(Override::new(
                             "placement.llamacpp.no_kv_offload",
@@ -297,35 +338,16 @@ impl LlamaCppArgs {
                 }
             }
         }
-        Ok(out)
     }
-
-    /// The flags as `--set` overrides for a command that runs one placement (`serve`): a list
-    /// of values is an error.
-    pub fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let lists = self.lists()?;
-        for (flag, n) in [
-            ("-ngl", lists.n_gpu_layers.len()),
-            ("--n-cpu-moe", lists.n_cpu_moe.len()),
-            ("-nkvo", lists.no_kv_offload.len()),
-        ] {
-            if n > 1 {
-                return Err(Error::usage(
-                    flag,
-                    format!("has {n} values; this command runs one placement, so give one"),
-                ));
-            }
-        }
-        Ok(self.placements()?.pop().unwrap_or_default())
-    }
+    Ok(out)
 }
 
 /// A flag's values as options, or a single `None` when it was not given.
-fn options<T: Copy>(values: &[T]) -> Vec<Option<T>> {
+fn options<T: Clone>(values: &[T]) -> Vec<Option<T>> {
     if values.is_empty() {
         vec![None]
     } else {
-        values.iter().copied().map(Some).collect()
+        values.iter().cloned().map(Some).collect()
     }
 }
 

@@ -175,6 +175,7 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         type_k: MdColumns::shows(&names(&opts.type_k), &MdColumns::DEFAULT_CACHE_TYPE),
         type_v: MdColumns::shows(&names(&opts.type_v), &MdColumns::DEFAULT_CACHE_TYPE),
         no_kv_offload: MdColumns::shows(&l.no_kv_offload, &false),
+        override_tensors: !l.override_tensors.is_empty(),
         n_seq: MdColumns::shows(&opts.n_seq, &1),
         ..MdColumns::for_backend("CPU")
     };

@@ -88,6 +88,23 @@ impl LlamaCppPlacement {
             && !self.no_kv_offload
     }
 
+    /// The `-ot` entries as llama-bench records them: `pattern=BUFFER` pieces joined by `;`,
+    /// or `none`.
+    pub fn override_summary(&self) -> String {
+        let pieces: Vec<&str> = self
+            .override_tensors
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if pieces.is_empty() {
+            "none".to_owned()
+        } else {
+            pieces.join(";")
+        }
+    }
+
     /// The layers whose KV cache these flags keep on the host, if any: all of them under
     /// `-nkvo`, else those `-ngl` leaves on the CPU. `-ot` moves weights only, never a layer's
     /// KV cache, as in llama.cpp.

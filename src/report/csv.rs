@@ -115,6 +115,7 @@ const NAMES_ONLY: BenchRecord = BenchRecord {
     n_cpu_moe: 0,
     no_kv_offload: false,
     flash_attn: 0,
+    tensor_buft_overrides: String::new(),
     n_prompt: 0,
     n_gen: 0,
     n_depth: 0,
@@ -179,7 +180,7 @@ mod tests {
 
     const HEADER: &str = "build_commit,build_number,cpu_info,gpu_info,backends,model_filename,\
         model_type,model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,\
-        n_gpu_layers,n_cpu_moe,no_kv_offload,flash_attn,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
+        n_gpu_layers,n_cpu_moe,no_kv_offload,flash_attn,tensor_buft_overrides,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,\
         stddev_ts,system,seed,n_seq,ttft_ms,tpot_p50_ms,tpot_p99_ms,expert_hit_rate,\
         hbm_bytes_read,hbm_bytes_written,hbm_read_gbps,hbm_write_gbps,hbm_utilisation,hbm_stall_ms,hbm_lifetime_years,\
         hbf_bytes_read,hbf_bytes_written,hbf_read_gbps,hbf_write_gbps,hbf_utilisation,hbf_stall_ms,hbf_lifetime_years";
@@ -221,7 +222,7 @@ mod tests {
             .copied()
             .take_while(|&h| h != "system")
             .collect();
-        assert_eq!(lb.len(), 26);
+        assert_eq!(lb.len(), 27);
         assert!(lb.iter().all(|h| real.contains(h)), "all are llama-bench's");
         let real_subset: Vec<&str> = real.iter().copied().filter(|h| lb.contains(h)).collect();
         assert_eq!(real_subset, lb);

@@ -282,7 +282,7 @@ mod tests {
                     shared += 1;
                 }
             }
-            assert_eq!(shared, 28);
+            assert_eq!(shared, 29);
         }
     }
 

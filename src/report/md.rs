@@ -31,6 +31,8 @@ pub struct MdColumns {
     pub no_kv_offload: bool,
     /// `fa` (`-fa`).
     pub flash_attn: bool,
+    /// `ot` (`-ot`).
+    pub override_tensors: bool,
     /// `npl`: sequences decoding together (tiersim's, after llama-batched-bench's `-npl`).
     pub n_seq: bool,
 }
@@ -61,6 +63,7 @@ impl MdColumns {
             type_v: false,
             no_kv_offload: false,
             flash_attn: false,
+            override_tensors: false,
             n_seq: false,
         }
     }
@@ -98,7 +101,7 @@ impl MdExporter {
     /// An exporter for `run`, with the columns its [`MdColumns`] asks for.
     pub fn new(run: RunInfo) -> Self {
         let c = run.md_columns;
-        let optional: [(bool, Column); 10] = [
+        let optional: [(bool, Column); 11] = [
             (
                 c.n_gpu_layers,
                 col("ngl", 3, |r| r.n_gpu_layers.to_string()),
@@ -117,6 +120,10 @@ impl MdExporter {
                 col("nkvo", 13, |r| u8::from(r.no_kv_offload).to_string()),
             ),
             (c.flash_attn, col("fa", 3, |r| r.flash_attn.to_string())),
+            (
+                c.override_tensors,
+                col("ot", -21, |r| r.tensor_buft_overrides.clone()),
+            ),
             (c.n_seq, col("npl", 4, |r| r.n_seq.to_string())),
         ];
         let mut columns = vec![

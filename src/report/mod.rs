@@ -161,7 +161,7 @@ enum Value<'a> {
 
 /// llama-bench's scalar fields, in llama-bench's order (its JSON puts the sample arrays after
 /// them; its CSV leaves the arrays out).
-fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 26] {
+fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 27] {
     use Value::*;
     [
         ("build_commit", Str(&r.build_commit)),
@@ -182,6 +182,7 @@ fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 26] {
         ("n_cpu_moe", UInt(r.n_cpu_moe.into())),
         ("no_kv_offload", Bool(r.no_kv_offload)),
         ("flash_attn", Int(r.flash_attn.into())),
+        ("tensor_buft_overrides", Str(&r.tensor_buft_overrides)),
         ("n_prompt", UInt(r.n_prompt.into())),
         ("n_gen", UInt(r.n_gen.into())),
         ("n_depth", UInt(r.n_depth.into())),
@@ -329,6 +330,7 @@ pub(crate) mod testutil {
             n_gpu_layers: -1,
             n_cpu_moe: 0,
             no_kv_offload: false,
+            tensor_buft_overrides: "none".to_owned(),
             flash_attn: -1,
             n_prompt: 512,
             n_gen: 0,
@@ -435,6 +437,7 @@ pub(crate) mod testutil {
             // Older llama-bench builds predate these two fields.
             n_cpu_moe: get("n_cpu_moe").map_or(0, |v| v.parse().unwrap()),
             no_kv_offload: get("no_kv_offload").is_some_and(|v| v == "true" || v == "1"),
+            tensor_buft_overrides: get("tensor_buft_overrides").unwrap_or_else(|| "none".into()),
             flash_attn: n("flash_attn") as i32,
             n_prompt: n("n_prompt") as u32,
             n_gen: n("n_gen") as u32,

@@ -48,6 +48,9 @@ pub struct BenchRecord {
     pub no_kv_offload: bool,
     /// Flash attention (`-fa`): `-1` auto, `0` off, `1` on, as llama-bench records it.
     pub flash_attn: i32,
+    /// Tensor buffer overrides (`-ot`) as llama-bench records them: `pattern=BUFFER` entries
+    /// joined by `;`, or `none`.
+    pub tensor_buft_overrides: String,
     /// Prompt tokens processed in the timed part.
     pub n_prompt: u32,
     /// Tokens generated in the timed part.

@@ -733,6 +733,39 @@ fn placement_flags_take_llama_bench_lists_and_each_row_equals_its_own_run() {
         let same = alone.iter().find(|a| a["n_depth"] == r["n_depth"]).unwrap();
         assert_eq!(same["avg_ns"], r["avg_ns"], "{:?}", r["n_gpu_layers"]);
     }
+    // `-ot` as llama-bench reads it: `,` separates placements (an empty one has no overrides),
+    // `;` joins overrides within one.
+    let ot = csv_rows(&stdout(&run(&[
+        "-ngl",
+        "33",
+        "-ot",
+        r",blk\.0\.=CPU;blk\.1\.=CPU",
+        "-o",
+        "csv",
+    ])));
+    let groups: Vec<&str> = ot
+        .iter()
+        .map(|r| r["tensor_buft_overrides"].as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "none",
+            "none",
+            r"blk\.0\.=CPU;blk\.1\.=CPU",
+            r"blk\.0\.=CPU;blk\.1\.=CPU"
+        ]
+    );
+    let two_layers = csv_rows(&stdout(&run(&[
+        "-ngl",
+        "33",
+        "--set",
+        r"placement.llamacpp.override_tensors=['blk\.0\.=CPU', 'blk\.1\.=CPU']",
+        "-o",
+        "csv",
+    ])));
+    assert_eq!(two_layers[1]["avg_ns"], ot[3]["avg_ns"]);
+    assert!(num(&ot[3], "avg_ts") < num(&ot[1], "avg_ts"));
     // The md table gains llama-bench's `ngl` and `nkvo` columns for lists.
     let md = stdout(&run(&["-ngl", "16", "-nkvo", "0,1"]));
     let head = md.lines().next().unwrap();
