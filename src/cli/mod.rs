@@ -260,14 +260,6 @@ impl LlamaCppArgs {
         })
     }
 
-    /// Every combination of the flags' values as `--set` overrides of `placement.llamacpp`, in
-    /// llama-bench's order (`-ngl` outermost, then `-ncmoe`, `-ot`, `-nkvo`); one empty
-    /// combination when no flag is given.
-    pub fn placements(&self) -> Result<Vec<Vec<Override>>, Error> {
-        let lists = self.lists()?;
-        combinations(&lists, &options(&lists.override_tensors))
-    }
-
     /// The flags as `--set` overrides for a command that runs one placement (`serve`): a list
     /// of values is an error; every `-ot` adds to the one placement.
     pub fn overrides(&self) -> Result<Vec<Override>, Error> {
@@ -286,6 +278,15 @@ impl LlamaCppArgs {
         }
         let ot = (!self.override_tensors.is_empty()).then(|| self.override_tensors.clone());
         Ok(combinations(&lists, &[ot])?.pop().unwrap_or_default())
+    }
+}
+
+impl LlamaCppLists {
+    /// Every combination of the values as `--set` overrides of `placement.llamacpp`, in
+    /// llama-bench's order (`-ngl` outermost, then `-ncmoe`, `-ot`, `-nkvo`); one empty
+    /// combination when no flag is given.
+    pub fn placements(&self) -> Result<Vec<Vec<Override>>, Error> {
+        combinations(self, &options(&self.override_tensors))
     }
 }
 

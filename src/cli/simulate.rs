@@ -85,6 +85,7 @@ impl SimulateOptions {
                 Ok(v)
             }
         };
+        let llamacpp = a.llamacpp.lists()?;
         Ok(Self {
             n_prompt: int_list("-p", &a.n_prompt)?,
             n_gen: int_list("-n", &a.n_gen)?,
@@ -108,8 +109,8 @@ impl SimulateOptions {
                 .iter()
                 .map(|s| Override::parse(s))
                 .collect::<Result<_, _>>()?,
-            placements: a.llamacpp.placements()?,
-            llamacpp: a.llamacpp.lists()?,
+            placements: llamacpp.placements()?,
+            llamacpp,
             seed: a.seed,
             cold_from: a.cold_from,
         })

@@ -91,18 +91,21 @@ impl LlamaCppPlacement {
     /// The `-ot` entries as llama-bench records them: `pattern=BUFFER` pieces joined by `;`,
     /// or `none`.
     pub fn override_summary(&self) -> String {
-        let pieces: Vec<&str> = self
-            .override_tensors
-            .iter()
-            .flat_map(|e| e.split(','))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let pieces: Vec<&str> = self.override_pieces().filter(|p| !p.is_empty()).collect();
         if pieces.is_empty() {
             "none".to_owned()
         } else {
             pieces.join(";")
         }
+    }
+
+    /// The `regex=BUFFER` pieces of the `-ot` entries: the flag's value is split on commas
+    /// before anything else, so a regex cannot hold one (`{1,2}` breaks in llama.cpp too).
+    fn override_pieces(&self) -> impl Iterator<Item = &str> {
+        self.override_tensors
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::trim)
     }
 
     /// The layers whose KV cache these flags keep on the host, if any: all of them under
@@ -249,36 +252,32 @@ impl LlamaCppPlacement {
         host: Option<usize>,
     ) -> Result<Vec<Override>, ConfigError> {
         let mut out = Vec::new();
-        for entry in &self.override_tensors {
-            // The flag's value is split on commas before anything else, so a regex cannot hold
-            // one (`{1,2}` breaks in llama.cpp too).
-            for piece in entry.split(',').map(str::trim) {
-                let bad = |message: String| ConfigError::invalid(origin, OT_FIELD, message);
-                let Some((pattern, buffer)) = piece.split_once('=') else {
-                    return Err(bad(format!(
-                        "-ot `{piece}` has no `=`; expected regex=BUFFER, e.g. `exps=CPU`"
-                    )));
-                };
-                let regex = Regex::new(pattern).map_err(|e| {
-                    // The parser's message draws a caret diagram; its last line says what is wrong.
-                    let text = e.to_string();
-                    let why = text.lines().last().unwrap_or_default().trim();
-                    let why = why.strip_prefix("error: ").unwrap_or(why);
-                    bad(format!(
-                        "-ot `{piece}`: `{pattern}` is not a valid regular expression ({why})"
-                    ))
-                })?;
-                let label = format!("-ot `{piece}`");
-                let tier = buffer_tier(buffer.trim(), system, host)
-                    .map_err(|why| bad(format!("{label}: {why}")))?;
-                out.push(Override {
-                    label,
-                    field: OT_FIELD,
-                    regex,
-                    tier,
-                    must_match: true,
-                });
-            }
+        for piece in self.override_pieces() {
+            let bad = |message: String| ConfigError::invalid(origin, OT_FIELD, message);
+            let Some((pattern, buffer)) = piece.split_once('=') else {
+                return Err(bad(format!(
+                    "-ot `{piece}` has no `=`; expected regex=BUFFER, e.g. `exps=CPU`"
+                )));
+            };
+            let regex = Regex::new(pattern).map_err(|e| {
+                // The parser's message draws a caret diagram; its last line says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default().trim();
+                let why = why.strip_prefix("error: ").unwrap_or(why);
+                bad(format!(
+                    "-ot `{piece}`: `{pattern}` is not a valid regular expression ({why})"
+                ))
+            })?;
+            let label = format!("-ot `{piece}`");
+            let tier = buffer_tier(buffer.trim(), system, host)
+                .map_err(|why| bad(format!("{label}: {why}")))?;
+            out.push(Override {
+                label,
+                field: OT_FIELD,
+                regex,
+                tier,
+                must_match: true,
+            });
         }
         if let Some(n) = self.n_cpu_moe.filter(|&n| n > 0) {
             let bad = |message: String| ConfigError::invalid(origin, NCMOE_FIELD, message);

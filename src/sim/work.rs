@@ -269,7 +269,7 @@ impl HostWork {
             return;
         }
         self.flops += flops;
-        self.time += roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw) + h.hop;
+        self.time += host_roofline(h, bytes, flops) + h.hop;
     }
 
     /// Adds attention over a KV cache the host holds: its roofline, plus a hand-over unless
@@ -284,12 +284,17 @@ impl HostWork {
         } else {
             h.hop
         };
-        self.time += roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw) + hop;
+        self.time += host_roofline(h, bytes, flops) + hop;
     }
 
     fn time(&self) -> Seconds {
         self.time
     }
+}
+
+/// Host `h`'s roofline over `bytes` of its own memory and `flops`.
+fn host_roofline(h: &HostCompute, bytes: Bytes, flops: Flops) -> Seconds {
+    roofline(flops / (h.peak_flops * h.efficiency), bytes / h.memory_bw)
 }
 
 /// The roofline: compute and local memory traffic overlap, the slower one sets the time.
