@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::llamacpp::LlamaCppPlacement;
 use crate::layers::LayerSet;
+use crate::model::quant::QuantType;
 use crate::tier::latency::LatencyDist;
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec, Seconds};
 
@@ -64,12 +65,94 @@ pub struct ComputeSpec {
     pub layer_overhead: Seconds,
     /// Fixed cost per step (graph build, sampling, host round trip).
     pub step_overhead: Seconds,
+    /// Fraction of `peak_flops` attention reaches in multi-token (prompt) steps; prompt
+    /// attention batches its queries and runs ~2× faster per FLOP than decode attention on a
+    /// CPU. Defaults to the decode attention efficiency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_attention_efficiency: Option<f64>,
+    /// The thread count these figures hold for (a CPU's are fitted at one); `None` where
+    /// threads do not apply (a GPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Effective rates of the weight matmul kernels by ggml type. When present, the per-kernel
+    /// model applies (see [`crate::sim::compute`]); a type missing here runs at `peak_flops`
+    /// times the prefill or decode efficiency, with a warning.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kernels: BTreeMap<QuantType, KernelRates>,
+    /// The rates of the weights llama.cpp's CPU backend repacks into interleaved layouts at
+    /// load (`CPU_REPACK`), which run other kernels than the same type's plain layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repacked: Option<Repacked>,
+    /// Tokens at which a multi-token kernel reaches half its `mat` rate: a step of `T` tokens
+    /// runs at `max(vec, mat · T / (T + batch_half))`, since small batches reuse each weight
+    /// block over few columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_half: Option<f64>,
+    /// Fixed cost of each node of the compute graph (a thread barrier on a CPU, a launch on a
+    /// GPU); the node count follows the architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_overhead: Option<Seconds>,
+    /// Cost per token per layer of a multi-token step beyond its matmuls and attention: the
+    /// element-wise nodes (norms, rope, activations, residual adds, copies into the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_overhead: Option<Seconds>,
+    /// Read bandwidth of the compute-local hierarchy against working-set size (caches, then
+    /// memory), measured; replaces `read_bw × memory_efficiency` of the first tier for the
+    /// roofline when given. Points in increasing working-set order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_bw_curve: Vec<CachePoint>,
+    /// Fraction of the attention rate kept when the KV cache is quantised (`-ctk/-ctv q8_0`):
+    /// the kernels dequantise every cached row they read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantized_kv_attention: Option<f64>,
+}
+
+/// Effective rates of one matmul kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelRates {
+    /// One token: a matrix-vector product.
+    pub vec: FlopsPerSec,
+    /// Many tokens: a matrix-matrix product at large batch.
+    pub mat: FlopsPerSec,
+}
+
+/// Weights repacked into interleaved layouts and the rates their kernels reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repacked {
+    /// Types the backend repacks (llama.cpp on AVX2/AVX-512: `q4_0`, `q4_k`, `iq4_nl`).
+    pub types: Vec<QuantType>,
+    /// Rates of the repacked kernels.
+    #[serde(flatten)]
+    pub rates: KernelRates,
+}
+
+/// One point of a measured read-bandwidth curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CachePoint {
+    /// Bytes read over and over.
+    pub working_set: Bytes,
+    /// The read bandwidth measured at that size.
+    pub read_bw: BytesPerSec,
 }
 
 impl ComputeSpec {
-    /// Effective attention efficiency.
+    /// Effective attention efficiency of one-token (decode) steps.
     pub fn attention_efficiency(&self) -> f64 {
         self.attention_efficiency.unwrap_or(self.decode_efficiency)
+    }
+
+    /// Effective attention efficiency of multi-token (prompt) steps.
+    pub fn prompt_attention_efficiency(&self) -> f64 {
+        self.prompt_attention_efficiency
+            .unwrap_or_else(|| self.attention_efficiency())
+    }
+
+    /// Whether the per-kernel model applies.
+    pub fn per_kernel(&self) -> bool {
+        !self.kernels.is_empty() || self.repacked.is_some()
     }
 }
 

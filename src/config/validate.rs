@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::config::error::ConfigError;
 use crate::config::system::{OverlapMode, Routing, SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
+use crate::units::FlopsPerSec;
 
 /// Checks a model spec.
 pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
@@ -70,6 +71,8 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
         ("decode_efficiency", Some(c.decode_efficiency)),
         ("attention_efficiency", c.attention_efficiency),
         ("memory_efficiency", Some(c.memory_efficiency)),
+        ("prompt_attention_efficiency", c.prompt_attention_efficiency),
+        ("quantized_kv_attention", c.quantized_kv_attention),
     ];
     for (name, v) in effs {
         if let Some(v) = v
@@ -78,6 +81,66 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
             return bad(
                 format!("compute.{name}"),
                 format!("is {v}; expected a fraction in (0, 1]"),
+            );
+        }
+    }
+    let mut rates: Vec<(String, FlopsPerSec)> = Vec::new();
+    for (ty, r) in &c.kernels {
+        rates.push((format!("compute.kernels.{}.vec", ty.name()), r.vec));
+        rates.push((format!("compute.kernels.{}.mat", ty.name()), r.mat));
+    }
+    if let Some(r) = &c.repacked {
+        rates.push(("compute.repacked.vec".into(), r.rates.vec));
+        rates.push(("compute.repacked.mat".into(), r.rates.mat));
+    }
+    for (field, r) in rates {
+        if !positive(r.0) {
+            return bad(
+                field,
+                format!("is {r}; expected a positive rate such as 80GFLOP/s"),
+            );
+        }
+    }
+    if let Some(h) = c.batch_half
+        && !(h.is_finite() && h >= 0.0)
+    {
+        return bad(
+            "compute.batch_half".into(),
+            format!("is {h}; expected a token count of 0 or more, e.g. 4"),
+        );
+    }
+    for (name, v) in [
+        ("node_overhead", c.node_overhead),
+        ("token_overhead", c.token_overhead),
+    ] {
+        if let Some(v) = v
+            && !(v.0.is_finite() && v.0 >= 0.0)
+        {
+            return bad(
+                format!("compute.{name}"),
+                format!("is {v}; expected a non-negative time such as 2us"),
+            );
+        }
+    }
+    if c.threads == Some(0) {
+        return bad(
+            "compute.threads".into(),
+            "is 0; expected the thread count the figures were measured at".into(),
+        );
+    }
+    for (i, w) in c.read_bw_curve.windows(2).enumerate() {
+        if w[1].working_set.0 <= w[0].working_set.0 {
+            return bad(
+                format!("compute.read_bw_curve.{}.working_set", i + 1),
+                "must be larger than the point before it; list the curve smallest first".into(),
+            );
+        }
+    }
+    for (i, p) in c.read_bw_curve.iter().enumerate() {
+        if !positive(p.working_set.0) || !positive(p.read_bw.0) {
+            return bad(
+                format!("compute.read_bw_curve.{i}"),
+                "needs a positive working_set and read_bw, e.g. {working_set: 64MiB, read_bw: 54GB/s}".into(),
             );
         }
     }

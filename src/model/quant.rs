@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::units::Bytes;
 
 /// A ggml tensor type, named as llama.cpp names it (`q4_k`, `f16`, `iq4_xs`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum QuantType {

@@ -8,6 +8,57 @@ use crate::model::quant::QuantType;
 use crate::model::spec::{BlockTensor, ModelSpec};
 use crate::units::{Bytes, Flops};
 
+/// Matmul parameters of one weight type within a class of tensors, split by whether llama.cpp's
+/// CPU backend could repack them (rows a multiple of 8, the interleave of its 8×8 layouts).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelShare {
+    /// The tensors' ggml type: it selects the matmul kernel.
+    pub ty: QuantType,
+    /// Parameters of this type whose shape admits repacking.
+    pub repackable: f64,
+    /// Parameters of this type whose shape does not.
+    pub plain: f64,
+}
+
+/// The kernel shares of one class of tensors (at most one entry per type).
+pub type KernelMix = Vec<KernelShare>;
+
+fn add_share(mix: &mut KernelMix, ty: QuantType, params: f64, rows: f64) {
+    // llama.cpp interleaves 8 rows at a time; a matrix whose row count is not a multiple of 8
+    // stays in the plain layout.
+    if params <= 0.0 {
+        return;
+    }
+    let repackable = rows.rem_euclid(8.0) == 0.0;
+    let i = match mix.iter().position(|s| s.ty == ty) {
+        Some(i) => i,
+        None => {
+            mix.push(KernelShare {
+                ty,
+                repackable: 0.0,
+                plain: 0.0,
+            });
+            mix.len() - 1
+        }
+    };
+    if repackable {
+        mix[i].repackable += params;
+    } else {
+        mix[i].plain += params;
+    }
+}
+
+/// Which kernels one layer's matmuls run, by class: what a per-kernel compute model needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerKernels {
+    /// Attention projections and the router.
+    pub attn: KernelMix,
+    /// Dense FFN or shared expert.
+    pub ffn: KernelMix,
+    /// One routed expert.
+    pub expert: KernelMix,
+}
+
 /// The weights of one transformer block, split as placement rules see them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LayerWeights {
@@ -81,6 +132,37 @@ pub struct ModelTraffic {
     pub head_params: f64,
     /// Tokens a sliding-window layer keeps; `None` when every layer is global.
     pub window: Option<u32>,
+    /// Per layer, the kernels its matmuls run.
+    pub kernels: Vec<LayerKernels>,
+    /// The output head's weight type.
+    pub head_type: QuantType,
+    /// Graph nodes of one layer in llama.cpp's compute graph (see [`graph_nodes_per_layer`]).
+    pub nodes_per_layer: u32,
+    /// Graph nodes outside the layers (embedding lookup, final norm, output head).
+    pub nodes_outside: u32,
+}
+
+/// Graph nodes llama.cpp builds for one transformer block, views included, as its scheduler
+/// counts them (`sched_reserve: graph: nodes = N`): a Llama block with flash attention is 31
+/// nodes (SmolLM2-135M: 936 = 30 × 31 + 6), and every extra norm (a norm and its scale), head
+/// norm, bias and MoE stage adds its own. Gemma 3's block (four norms, q/k norms) is 40 nodes:
+/// 270M: 727 = 18 × 40 + 7. The per-node fixed cost of a CPU or GPU backend (a thread barrier,
+/// a kernel launch) multiplies this count, which is why narrow models run far below their
+/// kernels' rates.
+pub fn graph_nodes_per_layer(spec: &ModelSpec) -> u32 {
+    let mut nodes = 27 + 2 * spec.norms_per_layer + 2 * spec.head_norms_per_layer;
+    if spec.qkv_bias {
+        nodes += 3;
+    }
+    if spec.arch.starts_with("gemma") {
+        // Gemma scales the query before attention.
+        nodes += 1;
+    }
+    if spec.moe.is_some() {
+        // Router, softmax, top-k, gather of weights, the expert matmuls' ids and the sum.
+        nodes += 12;
+    }
+    nodes
 }
 
 impl ModelTraffic {
@@ -93,12 +175,23 @@ impl ModelTraffic {
         let f32_bytes = |n: f64| QuantType::F32.bytes(n);
 
         let mut layers = Vec::with_capacity(spec.n_layers as usize);
+        let mut kernels = Vec::with_capacity(spec.n_layers as usize);
         let mut n_params = 0.0;
         let mut model_size = Bytes::ZERO;
         for layer in 0..spec.n_layers {
             let ty = |t: BlockTensor| tensor_type(spec, t, layer);
             let mat = |t: BlockTensor, n: f64| ty(t).bytes(n);
             let (q_n, kv_n, o_n) = (d * q_width, d * kv_width, q_width * d);
+            let mut lk = LayerKernels::default();
+            // ggml's rows are a matrix's output dimension: ne[1].
+            for (t, n, rows) in [
+                (BlockTensor::AttnQ, q_n, q_width),
+                (BlockTensor::AttnK, kv_n, kv_width),
+                (BlockTensor::AttnV, kv_n, kv_width),
+                (BlockTensor::AttnOutput, o_n, d),
+            ] {
+                add_share(&mut lk.attn, ty(t), n, rows);
+            }
             let mut attn = mat(BlockTensor::AttnQ, q_n)
                 + mat(BlockTensor::AttnK, kv_n)
                 + mat(BlockTensor::AttnV, kv_n)
@@ -114,13 +207,17 @@ impl ModelTraffic {
             let mut attn_params = active;
 
             let matrices = if spec.ffn_gated { 3.0 } else { 2.0 };
-            let dense = |dim: u32, gate, up, down| {
-                let n = d * f64::from(dim);
+            let dense = |dim: u32, gate, up, down, mix: &mut KernelMix| {
+                let f = f64::from(dim);
+                let n = d * f;
                 let gate_bytes = if spec.ffn_gated {
+                    add_share(mix, ty(gate), n, f);
                     mat(gate, n)
                 } else {
                     Bytes::ZERO
                 };
+                add_share(mix, ty(up), n, f);
+                add_share(mix, ty(down), n, d);
                 (gate_bytes + mat(up, n) + mat(down, n), matrices * n)
             };
             let moe = spec.moe.as_ref().filter(|m| {
@@ -135,6 +232,7 @@ impl ModelTraffic {
                         BlockTensor::FfnGate,
                         BlockTensor::FfnUp,
                         BlockTensor::FfnDown,
+                        &mut lk.ffn,
                     );
                     params += n;
                     active += n;
@@ -143,17 +241,25 @@ impl ModelTraffic {
                 Some(m) => {
                     let router_n = d * f64::from(m.n_experts);
                     attn += router_type(spec, layer).bytes(router_n);
+                    add_share(
+                        &mut lk.attn,
+                        router_type(spec, layer),
+                        router_n,
+                        f64::from(m.n_experts),
+                    );
                     let (shared, shared_n) = dense(
                         m.shared_expert_ffn_dim,
                         BlockTensor::FfnGateShexp,
                         BlockTensor::FfnUpShexp,
                         BlockTensor::FfnDownShexp,
+                        &mut lk.ffn,
                     );
                     let (expert, expert_n) = dense(
                         m.expert_ffn_dim,
                         BlockTensor::FfnGateExps,
                         BlockTensor::FfnUpExps,
                         BlockTensor::FfnDownExps,
+                        &mut lk.expert,
                     );
                     params += router_n + shared_n + expert_n * f64::from(m.n_experts);
                     active += router_n + shared_n + expert_n * f64::from(m.experts_per_token);
@@ -183,19 +289,18 @@ impl ModelTraffic {
             model_size += w.total();
             n_params += params;
             layers.push(w);
+            kernels.push(lk);
         }
 
         let vocab = f64::from(spec.vocab);
         let token_embd = spec.quant.token_embd.bytes(vocab * d);
         let output_norm = f32_bytes(d);
-        let output = if spec.tied_embeddings {
-            token_embd
+        let head_type = if spec.tied_embeddings {
+            spec.quant.token_embd
         } else {
-            spec.quant
-                .output
-                .unwrap_or(spec.quant.default)
-                .bytes(vocab * d)
+            spec.quant.output.unwrap_or(spec.quant.default)
         };
+        let output = head_type.bytes(vocab * d);
         model_size += token_embd + output_norm;
         n_params += vocab * d + d;
         if !spec.tied_embeddings {
@@ -214,6 +319,12 @@ impl ModelTraffic {
             kv_width,
             head_params: vocab * d,
             window: spec.sliding_window.as_ref().map(|w| w.window),
+            kernels,
+            head_type,
+            nodes_per_layer: graph_nodes_per_layer(spec),
+            // Input embedding lookup and scale, final norm and its scale, output matmul, and
+            // the logits' row selection.
+            nodes_outside: 6 + u32::from(spec.arch.starts_with("gemma")),
         }
     }
 

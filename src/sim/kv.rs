@@ -23,6 +23,8 @@ pub struct KvLayout {
     pub per_token: Bytes,
     /// KV tiers (indices into the system's tiers), fastest first.
     pub tiers: Vec<usize>,
+    /// Whether K or V is stored quantised (`q8_0`...), which attention must dequantise.
+    pub quantized: bool,
     /// Oldest-first: tokens of a global layer each KV tier holds (the last is unbounded when
     /// it fits). Whole-layers: unused.
     caps: Vec<u64>,
@@ -66,6 +68,8 @@ impl KvLayout {
         seqs: u32,
     ) -> Result<Self, ConfigError> {
         let kv = &m.system.placement.kv;
+        let float = |t: QuantType| matches!(t, QuantType::F32 | QuantType::F16 | QuantType::Bf16);
+        let quantized = !(float(type_k) && float(type_v));
         let mut tiers: Vec<usize> = kv
             .tiers
             .iter()
@@ -190,6 +194,7 @@ impl KvLayout {
                 caps.resize(tiers.len(), 0);
                 Ok(Self {
                     per_token,
+                    quantized,
                     tiers,
                     caps,
                     layer_tier: None,
@@ -224,6 +229,7 @@ impl KvLayout {
                 }
                 Ok(Self {
                     per_token,
+                    quantized,
                     tiers,
                     caps: Vec::new(),
                     layer_tier: Some(assign),

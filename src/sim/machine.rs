@@ -7,6 +7,7 @@ use crate::config::llamacpp::KvOnHost;
 use crate::config::system::{HostCompute, SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::model::traffic::ModelTraffic;
+use crate::sim::compute::{KernelModel, curve_bandwidth};
 use crate::tier::device::{Device, DeviceParams};
 use crate::tier::latency::LatencyDist;
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec};
@@ -49,8 +50,12 @@ pub struct Machine {
     /// sampler can cost milliseconds (mixtures), cloning costs nothing like it, and a tier no
     /// test touches never pays for it.
     idle_devices: Vec<OnceLock<Device>>,
-    /// Effective local bandwidth: read bandwidth × memory efficiency.
+    /// Effective local bandwidth: read off the measured bandwidth-against-working-set curve
+    /// at the local tier's weight bytes when the system has one, else read bandwidth × memory
+    /// efficiency.
     pub local_bw: BytesPerSec,
+    /// The per-kernel compute model, when the system's compute block has kernel rates.
+    pub kernels: Option<KernelModel>,
 }
 
 impl Machine {
@@ -173,7 +178,11 @@ impl Machine {
             })
             .collect();
         let idle_devices = (0..system.tiers.len()).map(|_| OnceLock::new()).collect();
-        let local_bw = system.tiers[0].read_bw * system.compute.memory_efficiency;
+        // The weights cycle through the hierarchy once per step: their size is the working set
+        // whose bandwidth the roofline sees.
+        let local_bw = curve_bandwidth(&system.compute.read_bw_curve, weight_bytes[0])
+            .unwrap_or(system.tiers[0].read_bw * system.compute.memory_efficiency);
+        let kernels = KernelModel::new(&system.compute, &traffic);
         Ok(Self {
             system: system.clone(),
             model: model.clone(),
@@ -187,6 +196,7 @@ impl Machine {
             devices,
             idle_devices,
             local_bw,
+            kernels,
         })
     }
 

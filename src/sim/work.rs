@@ -2,6 +2,7 @@
 
 use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
+use crate::sim::compute::{self, Class};
 use crate::sim::experts::{ExpertReads, Experts};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
@@ -143,7 +144,8 @@ impl StepWork {
         let tiers = self.tiers;
         let batch: u32 = groups.iter().map(Group::new_tokens).sum();
         let matmul = m.matmul_rate(batch);
-        let attention = m.attention_rate();
+        let per_seq = groups.iter().map(|g| g.tokens).max().unwrap_or(1);
+        let attention = compute::attention_rate(&m.system.compute, per_seq, kv.quantized);
         let overhead = m.system.compute.layer_overhead;
         let tokens = f64::from(batch);
 
@@ -151,16 +153,23 @@ impl StepWork {
             let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
             let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
             let mut host = HostWork::default();
-            for (home, bytes, params) in [
-                (homes.attn, w.attn, w.attn_params),
-                (homes.ffn, w.ffn, w.ffn_params),
+            // Kernel time of the classes the device computes (per-kernel model only).
+            let mut device_kernels = Seconds::ZERO;
+            for (home, bytes, params, class) in [
+                (homes.attn, w.attn, w.attn_params, Class::Attn),
+                (homes.ffn, w.ffn, w.ffn_params, Class::Ffn),
             ] {
                 match m.host_compute(home, batch) {
                     Some(h) => {
                         host.add(h, bytes, Flops(2.0 * params * tokens));
                         self.host_reads[home] += bytes;
                     }
-                    None => reads[home] += bytes,
+                    None => {
+                        reads[home] += bytes;
+                        if let Some(k) = &m.kernels {
+                            device_kernels += k.class_time(l, class, batch);
+                        }
+                    }
                 }
             }
             let routed = Flops(2.0 * w.expert_params * f64::from(w.experts_per_token) * tokens);
@@ -186,12 +195,24 @@ impl StepWork {
                     };
                     host.add(h, r.home, routed * host_share);
                     self.host_reads[homes.experts] += r.home;
+                    if let Some(k) = &m.kernels {
+                        let pairs = w.experts_per_token.saturating_mul(batch);
+                        device_kernels +=
+                            k.class_time(l, Class::Expert, pairs) * (1.0 - host_share);
+                    }
                 }
-                None => reads[homes.experts] += r.home,
+                None => {
+                    reads[homes.experts] += r.home;
+                    if let Some(k) = &m.kernels {
+                        let pairs = w.experts_per_token.saturating_mul(batch);
+                        device_kernels += k.class_time(l, Class::Expert, pairs);
+                    }
+                }
             }
             if l == 0 {
                 reads[m.token_embd] += t.embd_row * tokens;
             }
+            let weights_local = reads[0] + writes[0];
             let mut attention_flops = Flops(0.0);
             // llama.cpp computes attention where the KV cache is: a host holding a layer's
             // whole cache reads and writes it in place, with no copy over the link.
@@ -223,14 +244,28 @@ impl StepWork {
                 host.attend(h, host_kv.0, host_kv.1);
             }
             let local = reads[0] + writes[0];
-            let device_flops = t.matmul_flops(l, batch) - host.flops;
-            let flops = device_flops / matmul + attention_flops / attention;
             self.local.push(local);
             // llama.cpp runs a layer's graph splits one after another: the host's share adds
             // to the device's rather than overlapping it.
-            self.compute.push(SimTime::from_seconds(
-                roofline(flops, local / m.local_bw) + overhead + host.time(),
-            ));
+            let device = match &m.kernels {
+                None => {
+                    let device_flops = t.matmul_flops(l, batch) - host.flops;
+                    let flops = device_flops / matmul + attention_flops / attention;
+                    roofline(flops, local / m.local_bw)
+                }
+                Some(k) => {
+                    // Each kernel is its own roofline: the weights' matmuls against their
+                    // bytes, attention against the cache's.
+                    roofline(device_kernels, weights_local / m.local_bw)
+                        + roofline(
+                            attention_flops / attention,
+                            (local - weights_local) / m.local_bw,
+                        )
+                        + k.layer_fixed(batch)
+                }
+            };
+            self.compute
+                .push(SimTime::from_seconds(device + overhead + host.time()));
         }
 
         let head = n - 1;
@@ -248,10 +283,22 @@ impl StepWork {
         }
         let local = self.reads[head * tiers];
         self.local.push(local);
-        let flops = (t.head_flops(outputs) - host.flops) / matmul;
-        self.compute.push(SimTime::from_seconds(
-            roofline(flops, local / m.local_bw) + host.time(),
-        ));
+        let device = match &m.kernels {
+            None => roofline(
+                (t.head_flops(outputs) - host.flops) / matmul,
+                local / m.local_bw,
+            ),
+            Some(k) => {
+                let kernel = if host.flops.0 > 0.0 {
+                    Seconds::ZERO
+                } else {
+                    k.head_time(outputs)
+                };
+                roofline(kernel, local / m.local_bw) + k.outside_fixed()
+            }
+        };
+        self.compute
+            .push(SimTime::from_seconds(device + host.time()));
     }
 }
 

@@ -1,0 +1,247 @@
+//! The per-kernel compute model: how long a layer's matmuls, attention and fixed costs take on
+//! the compute device (DESIGN §2.4).
+//!
+//! A system whose `compute:` block lists `kernels` (or `repacked` rates) is timed kernel by
+//! kernel; one without keeps the single roofline of `peak_flops` × efficiency, so older
+//! profiles and presets give the results they always gave. For a step of `T` tokens, `B`
+//! sequences and `O` logits, a layer takes
+//!
+//! ```text
+//! t_layer = Σ_class max( Σ_k 2·P_k·T / R_k(T),  local_bytes_class / B(ws) )   weights
+//!         + max( F_att / A(T) / q_kv,  kv_local_bytes / B(ws) )                attention
+//!         + n_nodes · c_node  +  T · c_token                                   fixed costs
+//! R_k(1) = vec_k,   R_k(T>1) = max(vec_k, mat_k · T / (T + T½))
+//! ```
+//!
+//! - `P_k`: the layer's parameters that run kernel `k`, a ggml type in its plain or repacked
+//!   layout. Kernel rates differ by type far more than bytes explain (a Q4_0 model prefills
+//!   2.5× faster than the same model in Q4_1 on AVX-512, because its weights are repacked), so
+//!   each type has its own one-token (`vec`) and many-token (`mat`) rate.
+//! - `T½`: small batches reuse each dequantised weight block over few columns; the rate rises
+//!   with `T` and never falls below the one-token kernel's.
+//! - `B(ws)`: the bandwidth the weights' working set sees, read off the measured
+//!   bandwidth-against-working-set curve: a model that fits the last-level cache streams at
+//!   cache speed, a larger one at DRAM speed.
+//! - `A(T)`: decode attention (`T` = 1 per sequence) and prompt attention (batched queries)
+//!   have separate rates; `q_kv` is the fraction kept with a quantised KV cache.
+//! - `c_node`: every node of llama.cpp's graph costs a barrier or a launch; the node count
+//!   follows the architecture ([`crate::model::traffic::graph_nodes_per_layer`]). This is why a
+//!   576-wide model reaches far fewer FLOP/s than a 1536-wide one on the same cores.
+//! - `c_token`: element-wise work (norms, rope, activations, residuals) per token and layer.
+//!
+//! The output head is one more matmul of the head's type over `O` tokens, plus the graph's
+//! nodes outside the layers; `step_overhead` is paid once per step (one `llama_decode` call).
+
+use crate::config::system::{CachePoint, ComputeSpec, KernelRates};
+use crate::model::quant::QuantType;
+use crate::model::traffic::{KernelMix, ModelTraffic};
+use crate::units::{Bytes, BytesPerSec, Flops, FlopsPerSec, Seconds};
+
+/// A class of a layer's weights, as placement moves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Attention projections and router.
+    Attn,
+    /// Dense FFN or shared expert.
+    Ffn,
+    /// One routed expert (times the experts a token uses).
+    Expert,
+}
+
+/// One kernel's share of a class: parameters and rates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Kernel {
+    params: f64,
+    rates: KernelRates,
+}
+
+/// The per-kernel model of one model on one system, resolved once per machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelModel {
+    /// Per layer, per class (attn, ffn, one expert): its kernels.
+    layers: Vec<[Vec<Kernel>; 3]>,
+    head: Kernel,
+    batch_half: f64,
+    node: Seconds,
+    token: Seconds,
+    nodes_per_layer: f64,
+    nodes_outside: f64,
+    /// Types the model uses that the profile has no rate for (run at the generic rate).
+    pub fallback: Vec<QuantType>,
+}
+
+impl KernelModel {
+    /// Resolves every kernel of `t` on `c`; `None` when `c` has no per-kernel figures.
+    pub fn new(c: &ComputeSpec, t: &ModelTraffic) -> Option<Self> {
+        if !c.per_kernel() {
+            return None;
+        }
+        let generic = KernelRates {
+            vec: c.peak_flops * c.decode_efficiency,
+            mat: c.peak_flops * c.prefill_efficiency,
+        };
+        let mut fallback = Vec::new();
+        let mut rates = |ty: QuantType, repackable: bool| -> KernelRates {
+            if repackable
+                && let Some(r) = &c.repacked
+                && r.types.contains(&ty)
+            {
+                return r.rates;
+            }
+            match c.kernels.get(&ty) {
+                Some(r) => *r,
+                None => {
+                    if !fallback.contains(&ty) {
+                        fallback.push(ty);
+                    }
+                    generic
+                }
+            }
+        };
+        let mut resolve = |mix: &KernelMix| -> Vec<Kernel> {
+            let mut out = Vec::with_capacity(mix.len() * 2);
+            for s in mix {
+                for (params, repackable) in [(s.repackable, true), (s.plain, false)] {
+                    if params > 0.0 {
+                        out.push(Kernel {
+                            params,
+                            rates: rates(s.ty, repackable),
+                        });
+                    }
+                }
+            }
+            out
+        };
+        let layers = t
+            .kernels
+            .iter()
+            .map(|k| [resolve(&k.attn), resolve(&k.ffn), resolve(&k.expert)])
+            .collect();
+        // The head's rows are the vocabulary: a multiple of 8 in every released model, but
+        // llama.cpp does not repack the token embedding that a tied head shares.
+        let head = Kernel {
+            params: t.head_params,
+            rates: rates(t.head_type, false),
+        };
+        Some(Self {
+            layers,
+            head,
+            batch_half: c.batch_half.unwrap_or(0.0),
+            node: c.node_overhead.unwrap_or(Seconds::ZERO),
+            token: c.token_overhead.unwrap_or(Seconds::ZERO),
+            nodes_per_layer: f64::from(t.nodes_per_layer),
+            nodes_outside: f64::from(t.nodes_outside),
+            fallback,
+        })
+    }
+
+    fn rate(&self, r: KernelRates, tokens: u32) -> FlopsPerSec {
+        if tokens <= 1 {
+            return r.vec;
+        }
+        let t = f64::from(tokens);
+        let batched = r.mat * (t / (t + self.batch_half));
+        if batched.0 > r.vec.0 { batched } else { r.vec }
+    }
+
+    /// Kernel time of `class` of layer `layer` over `tokens` tokens (for experts, `tokens` is
+    /// the number of token-expert pairs).
+    pub fn class_time(&self, layer: usize, class: Class, tokens: u32) -> Seconds {
+        let kernels = &self.layers[layer][class as usize];
+        let t = f64::from(tokens);
+        kernels
+            .iter()
+            .map(|k| Flops(2.0 * k.params * t) / self.rate(k.rates, tokens))
+            .sum()
+    }
+
+    /// The output head's kernel time for `outputs` logits.
+    pub fn head_time(&self, outputs: u32) -> Seconds {
+        if outputs == 0 {
+            return Seconds::ZERO;
+        }
+        Flops(2.0 * self.head.params * f64::from(outputs)) / self.rate(self.head.rates, outputs)
+    }
+
+    /// Fixed costs of one layer in a step of `tokens` tokens: its graph nodes, plus the
+    /// element-wise work of a multi-token step.
+    pub fn layer_fixed(&self, tokens: u32) -> Seconds {
+        let per_token = if tokens > 1 {
+            self.token * f64::from(tokens)
+        } else {
+            Seconds::ZERO
+        };
+        self.node * self.nodes_per_layer + per_token
+    }
+
+    /// Fixed costs of the graph outside the layers.
+    pub fn outside_fixed(&self) -> Seconds {
+        self.node * self.nodes_outside
+    }
+}
+
+/// The bandwidth a working set of `ws` bytes sees on `curve`: log-log interpolation between
+/// the measured points, flat beyond the ends.
+pub fn curve_bandwidth(curve: &[CachePoint], ws: Bytes) -> Option<BytesPerSec> {
+    let first = curve.first()?;
+    let last = curve.last()?;
+    if ws.0 <= first.working_set.0 {
+        return Some(first.read_bw);
+    }
+    if ws.0 >= last.working_set.0 {
+        return Some(last.read_bw);
+    }
+    curve.windows(2).find_map(|w| {
+        let (a, b) = (w[0], w[1]);
+        (ws.0 <= b.working_set.0).then(|| {
+            let x =
+                (ws.0.ln() - a.working_set.0.ln()) / (b.working_set.0.ln() - a.working_set.0.ln());
+            BytesPerSec((a.read_bw.0.ln() * (1.0 - x) + b.read_bw.0.ln() * x).exp())
+        })
+    })
+}
+
+/// Attention rate of a step: decode attention when every sequence adds one token, prompt
+/// attention otherwise; scaled down for a quantised KV cache.
+pub fn attention_rate(c: &ComputeSpec, tokens_per_seq: u32, quantized_kv: bool) -> FlopsPerSec {
+    let eff = if tokens_per_seq > 1 {
+        c.prompt_attention_efficiency()
+    } else {
+        c.attention_efficiency()
+    };
+    let q = if quantized_kv {
+        c.quantized_kv_attention.unwrap_or(1.0)
+    } else {
+        1.0
+    };
+    c.peak_flops * (eff * q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::Bytes;
+
+    fn pt(ws: f64, bw: f64) -> CachePoint {
+        CachePoint {
+            working_set: Bytes(ws),
+            read_bw: BytesPerSec(bw),
+        }
+    }
+
+    #[test]
+    fn curve_is_flat_beyond_its_ends_and_exact_at_its_points() {
+        let c = [pt(1e6, 100e9), pt(64e6, 50e9), pt(1e9, 25e9)];
+        assert_eq!(curve_bandwidth(&c, Bytes(1.0)).unwrap().0, 100e9);
+        assert_eq!(curve_bandwidth(&c, Bytes(1e12)).unwrap().0, 25e9);
+        approx::assert_relative_eq!(
+            curve_bandwidth(&c, Bytes(64e6)).unwrap().0,
+            50e9,
+            max_relative = 1e-12
+        );
+        let mid = curve_bandwidth(&c, Bytes(8e6)).unwrap().0;
+        // Log-log: the geometric midpoint of sizes maps to the geometric mean of rates.
+        approx::assert_relative_eq!(mid, (100e9f64 * 50e9).sqrt(), max_relative = 1e-12);
+        assert!(curve_bandwidth(&[], Bytes(1.0)).is_none());
+    }
+}
