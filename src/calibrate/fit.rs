@@ -22,13 +22,17 @@
 use rayon::prelude::*;
 
 use crate::calibrate::error::CalibrateError;
+use crate::calibrate::levenberg;
 use crate::calibrate::nelder_mead::{self, Minimum};
 use crate::calibrate::points::{Kind, Point};
 use crate::config::error::ConfigError;
-use crate::config::system::{ComputeSpec, SystemSpec};
+use crate::config::system::{ComputeSpec, KernelRates, Repacked, SystemSpec};
+use crate::model::quant::QuantType;
 use crate::model::spec::ModelSpec;
+use crate::model::traffic::ModelTraffic;
 use crate::scenario;
 use crate::sim::machine::Machine;
+use crate::units::FlopsPerSec;
 use crate::units::Seconds;
 
 /// Weight of the prior on each parameter's log distance from the base system's value, relative
@@ -36,6 +40,12 @@ use crate::units::Seconds;
 /// (nearly) flat: a parameter that moves the predictions by 0.5 % when changed by 20 % has a
 /// data curvature near 1e-3, five orders above this.
 pub const PRIOR_WEIGHT: f64 = 1e-8;
+
+/// Weight of the prior in a per-kernel fit. Tens of kernel rates are fitted there, some seen
+/// by a handful of tensors only: a pull of this size (a factor of e away from the base costs
+/// what a 3 % error on every row of a kind costs) keeps such a rate near its operator-profile
+/// value unless the rows clearly say otherwise.
+pub const KERNEL_PRIOR_WEIGHT: f64 = 1e-3;
 
 /// Significant digits of the fitted figures written to a profile; the report's predictions are
 /// made with the rounded figures, so that the profile reproduces them.
@@ -64,16 +74,34 @@ pub enum Param {
     PrefillEfficiency,
     /// `compute.decode_efficiency`: effective matmul rate of one-token steps over peak.
     DecodeEfficiency,
-    /// `compute.attention_efficiency`: effective rate of attention over the KV cache over peak.
+    /// `compute.attention_efficiency`: effective rate of decode attention over peak.
     AttentionEfficiency,
     /// `compute.layer_overhead`: fixed time per layer per step.
     LayerOverhead,
     /// `compute.step_overhead`: fixed time per step.
     StepOverhead,
+    /// `compute.prompt_attention_efficiency`: attention in multi-token steps, over peak.
+    PromptAttentionEfficiency,
+    /// `compute.node_overhead`: fixed time per graph node.
+    NodeOverhead,
+    /// `compute.token_overhead`: element-wise time per token per layer of a prompt step.
+    TokenOverhead,
+    /// `compute.batch_half`: tokens at which multi-token kernels reach half their rate.
+    BatchHalf,
+    /// `compute.quantized_kv_attention`: attention rate kept with a quantised KV cache.
+    QuantizedKvAttention,
+    /// `compute.kernels.<type>.vec`: the one-token kernel of a weight type.
+    KernelVec(QuantType),
+    /// `compute.kernels.<type>.mat`: the many-token kernel of a weight type.
+    KernelMat(QuantType),
+    /// `compute.repacked.vec`: the one-token kernel of repacked weights.
+    RepackedVec,
+    /// `compute.repacked.mat`: the many-token kernel of repacked weights.
+    RepackedMat,
 }
 
 impl Param {
-    /// Every parameter, in report order.
+    /// The figures of the single-roofline model, in report order.
     pub const ALL: [Param; 6] = [
         Param::MemoryEfficiency,
         Param::PrefillEfficiency,
@@ -83,15 +111,48 @@ impl Param {
         Param::StepOverhead,
     ];
 
-    /// The field's name in `compute:` (`memory_efficiency`).
-    pub fn name(self) -> &'static str {
+    /// The figures of the per-kernel model that rows of `models` on `base` can inform: the
+    /// fixed costs, both attention rates, the batch ramp, and one `vec` and `mat` rate per
+    /// kernel the models run (repacked weights share one pair).
+    pub fn per_kernel(models: &[ModelSpec], base: &ComputeSpec, quantized_kv: bool) -> Vec<Param> {
+        let mut out = vec![
+            Param::AttentionEfficiency,
+            Param::PromptAttentionEfficiency,
+            Param::NodeOverhead,
+            Param::TokenOverhead,
+            Param::StepOverhead,
+            Param::BatchHalf,
+        ];
+        if quantized_kv {
+            out.push(Param::QuantizedKvAttention);
+        }
+        for ty in kernel_types(models, base) {
+            match ty {
+                None => out.extend([Param::RepackedVec, Param::RepackedMat]),
+                Some(ty) => out.extend([Param::KernelVec(ty), Param::KernelMat(ty)]),
+            }
+        }
+        out
+    }
+
+    /// The field's dotted name under `compute:` (`memory_efficiency`, `kernels.q4_0.vec`).
+    pub fn name(self) -> String {
         match self {
-            Self::MemoryEfficiency => "memory_efficiency",
-            Self::PrefillEfficiency => "prefill_efficiency",
-            Self::DecodeEfficiency => "decode_efficiency",
-            Self::AttentionEfficiency => "attention_efficiency",
-            Self::LayerOverhead => "layer_overhead",
-            Self::StepOverhead => "step_overhead",
+            Self::MemoryEfficiency => "memory_efficiency".into(),
+            Self::PrefillEfficiency => "prefill_efficiency".into(),
+            Self::DecodeEfficiency => "decode_efficiency".into(),
+            Self::AttentionEfficiency => "attention_efficiency".into(),
+            Self::LayerOverhead => "layer_overhead".into(),
+            Self::StepOverhead => "step_overhead".into(),
+            Self::PromptAttentionEfficiency => "prompt_attention_efficiency".into(),
+            Self::NodeOverhead => "node_overhead".into(),
+            Self::TokenOverhead => "token_overhead".into(),
+            Self::BatchHalf => "batch_half".into(),
+            Self::QuantizedKvAttention => "quantized_kv_attention".into(),
+            Self::KernelVec(t) => format!("kernels.{}.vec", t.name()),
+            Self::KernelMat(t) => format!("kernels.{}.mat", t.name()),
+            Self::RepackedVec => "repacked.vec".into(),
+            Self::RepackedMat => "repacked.mat".into(),
         }
     }
 
@@ -99,7 +160,32 @@ impl Param {
     pub fn from_name(name: &str) -> Option<Self> {
         let name = name.trim();
         let name = name.strip_prefix("compute.").unwrap_or(name);
-        Self::ALL.into_iter().find(|p| p.name() == name)
+        let scalar = [
+            Self::MemoryEfficiency,
+            Self::PrefillEfficiency,
+            Self::DecodeEfficiency,
+            Self::AttentionEfficiency,
+            Self::LayerOverhead,
+            Self::StepOverhead,
+            Self::PromptAttentionEfficiency,
+            Self::NodeOverhead,
+            Self::TokenOverhead,
+            Self::BatchHalf,
+            Self::QuantizedKvAttention,
+            Self::RepackedVec,
+            Self::RepackedMat,
+        ];
+        if let Some(p) = scalar.into_iter().find(|p| p.name() == name) {
+            return Some(p);
+        }
+        let rest = name.strip_prefix("kernels.")?;
+        let (ty, kind) = rest.rsplit_once('.')?;
+        let ty = QuantType::from_name(ty)?;
+        match kind {
+            "vec" => Some(Self::KernelVec(ty)),
+            "mat" => Some(Self::KernelMat(ty)),
+            _ => None,
+        }
     }
 
     /// The dotted path of its field, as evidence keys and `--set` name it.
@@ -109,14 +195,30 @@ impl Param {
 
     /// Whether it is a time (an overhead) rather than an efficiency.
     pub fn is_time(self) -> bool {
-        matches!(self, Self::LayerOverhead | Self::StepOverhead)
+        matches!(
+            self,
+            Self::LayerOverhead | Self::StepOverhead | Self::NodeOverhead | Self::TokenOverhead
+        )
+    }
+
+    /// Whether it is a kernel rate (FLOP/s).
+    pub fn is_rate(self) -> bool {
+        matches!(
+            self,
+            Self::KernelVec(_) | Self::KernelMat(_) | Self::RepackedVec | Self::RepackedMat
+        )
     }
 
     /// The physical range searched: efficiencies in (0, 1] as validation requires them (from
-    /// 0.1 %), overheads from 1 ns (none, in effect) to 50 ms (slower than any CPU step).
+    /// 0.1 %), overheads from 1 ns (none, in effect) to 50 ms (slower than any CPU step),
+    /// kernel rates from 100 MFLOP/s to 10 PFLOP/s, the batch ramp from 0.01 to 4096 tokens.
     pub fn bounds(self) -> (f64, f64) {
         if self.is_time() {
             (1e-9, 0.05)
+        } else if self.is_rate() {
+            (1e8, 1e16)
+        } else if self == Self::BatchHalf {
+            (1e-2, 4096.0)
         } else {
             (1e-3, 1.0)
         }
@@ -127,13 +229,19 @@ impl Param {
     pub fn search_box(self) -> (f64, f64) {
         if self.is_time() {
             (1e-7, 0.02)
+        } else if self.is_rate() {
+            (1e9, 1e15)
+        } else if self == Self::BatchHalf {
+            (0.1, 256.0)
         } else {
             (5e-3, 1.0)
         }
     }
 
-    /// Its value in `c` (seconds for overheads).
+    /// Its value in `c` (seconds for overheads, FLOP/s for rates); a kernel the profile lacks
+    /// reads as the generic rate it would run at.
     pub fn get(self, c: &ComputeSpec) -> f64 {
+        let generic = |eff: f64| (c.peak_flops * eff).0;
         match self {
             Self::MemoryEfficiency => c.memory_efficiency,
             Self::PrefillEfficiency => c.prefill_efficiency,
@@ -141,11 +249,36 @@ impl Param {
             Self::AttentionEfficiency => c.attention_efficiency(),
             Self::LayerOverhead => c.layer_overhead.0,
             Self::StepOverhead => c.step_overhead.0,
+            Self::PromptAttentionEfficiency => c.prompt_attention_efficiency(),
+            Self::NodeOverhead => c.node_overhead.map_or(0.0, |s| s.0),
+            Self::TokenOverhead => c.token_overhead.map_or(0.0, |s| s.0),
+            Self::BatchHalf => c.batch_half.unwrap_or(0.0),
+            Self::QuantizedKvAttention => c.quantized_kv_attention.unwrap_or(1.0),
+            Self::KernelVec(t) => c
+                .kernels
+                .get(&t)
+                .map_or(generic(c.decode_efficiency), |r| r.vec.0),
+            Self::KernelMat(t) => c
+                .kernels
+                .get(&t)
+                .map_or(generic(c.prefill_efficiency), |r| r.mat.0),
+            Self::RepackedVec => c
+                .repacked
+                .as_ref()
+                .map_or(generic(c.decode_efficiency), |r| r.rates.vec.0),
+            Self::RepackedMat => c
+                .repacked
+                .as_ref()
+                .map_or(generic(c.prefill_efficiency), |r| r.rates.mat.0),
         }
     }
 
-    /// Sets its value in `c` (seconds for overheads).
+    /// Sets its value in `c` (seconds for overheads, FLOP/s for rates).
     pub fn set(self, c: &mut ComputeSpec, v: f64) {
+        let generic = KernelRates {
+            vec: c.peak_flops * c.decode_efficiency,
+            mat: c.peak_flops * c.prefill_efficiency,
+        };
         match self {
             Self::MemoryEfficiency => c.memory_efficiency = v,
             Self::PrefillEfficiency => c.prefill_efficiency = v,
@@ -153,17 +286,71 @@ impl Param {
             Self::AttentionEfficiency => c.attention_efficiency = Some(v),
             Self::LayerOverhead => c.layer_overhead = Seconds(v),
             Self::StepOverhead => c.step_overhead = Seconds(v),
+            Self::PromptAttentionEfficiency => c.prompt_attention_efficiency = Some(v),
+            Self::NodeOverhead => c.node_overhead = Some(Seconds(v)),
+            Self::TokenOverhead => c.token_overhead = Some(Seconds(v)),
+            Self::BatchHalf => c.batch_half = Some(v),
+            Self::QuantizedKvAttention => c.quantized_kv_attention = Some(v),
+            Self::KernelVec(t) => c.kernels.entry(t).or_insert(generic).vec = FlopsPerSec(v),
+            Self::KernelMat(t) => c.kernels.entry(t).or_insert(generic).mat = FlopsPerSec(v),
+            Self::RepackedVec | Self::RepackedMat => {
+                let r = c.repacked.get_or_insert_with(|| Repacked {
+                    types: Vec::new(),
+                    rates: generic,
+                });
+                if self == Self::RepackedVec {
+                    r.rates.vec = FlopsPerSec(v);
+                } else {
+                    r.rates.mat = FlopsPerSec(v);
+                }
+            }
         }
     }
 
-    /// A value as a profile writes it: `0.3012`, `41.5us`.
+    /// A value as a profile writes it: `0.3012`, `41.5us`, `95.2GFLOP/s`.
     pub fn format(self, v: f64) -> String {
         if self.is_time() {
             Seconds(v).to_string()
+        } else if self.is_rate() {
+            FlopsPerSec(v).to_string()
         } else {
             format!("{v}")
         }
     }
+}
+
+/// The kernels the models run on `base`: `None` for the repacked layout, `Some(type)` for a
+/// type's plain layout; in a stable order.
+pub fn kernel_types(models: &[ModelSpec], base: &ComputeSpec) -> Vec<Option<QuantType>> {
+    let repacks = |ty: QuantType| {
+        base.repacked
+            .as_ref()
+            .is_some_and(|r| r.types.contains(&ty))
+    };
+    let mut out: Vec<Option<QuantType>> = Vec::new();
+    for m in models {
+        let t = ModelTraffic::new(m);
+        let shares = t
+            .kernels
+            .iter()
+            .flat_map(|k| k.attn.iter().chain(&k.ffn).chain(&k.expert));
+        let mut push = |k: Option<QuantType>| {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        };
+        for s in shares {
+            if s.repackable > 0.0 && repacks(s.ty) {
+                push(None);
+            }
+            if s.plain > 0.0 || (s.repackable > 0.0 && !repacks(s.ty)) {
+                push(Some(s.ty));
+            }
+        }
+        push(Some(t.head_type));
+    }
+    out.sort();
+    out
 }
 
 /// How leave-one-out is done.
@@ -175,6 +362,9 @@ pub enum LooMode {
     Point,
     /// Refit without each group of points of one kind and depth (`tg @ d2048`) in turn.
     Group,
+    /// Refit without each model's points in turn: what the profile predicts for a model (or
+    /// weight type) it was not fitted on.
+    Model,
     /// No leave-one-out.
     Off,
 }
@@ -189,6 +379,7 @@ impl LooMode {
             "auto" => Some(Self::Auto),
             "point" => Some(Self::Point),
             "group" => Some(Self::Group),
+            "model" => Some(Self::Model),
             "off" | "none" => Some(Self::Off),
             _ => None,
         }
@@ -456,6 +647,32 @@ impl<'a> Objective<'a> {
             .collect()
     }
 
+    /// The residuals whose squares sum to [`Objective::eval`]: weighted log errors of the
+    /// included points, the prior's pull, and the distance outside the bounds.
+    fn residuals(&self, u: &[f64]) -> Option<Vec<f64>> {
+        let c = self.clamp(u);
+        let system = self.problem.system_with(self.params, &self.values(u));
+        let predicted = self.predict_included(&system)?;
+        let mut r: Vec<f64> = predicted
+            .iter()
+            .zip(&self.log_measured)
+            .zip(&self.weights)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|((p, m), w)| w.sqrt() * (p.ln() - m))
+            .collect();
+        let prior = self.prior.sqrt();
+        r.extend(c.iter().zip(&self.centre).map(|(a, b)| prior * (a - b)));
+        r.extend(u.iter().zip(&c).map(|(a, b)| a - b));
+        Some(r)
+    }
+
+    /// Levenberg–Marquardt from `u0`.
+    fn levenberg(&self, u0: &[f64], max_evals: usize) -> Minimum {
+        let mut m = levenberg::minimize(|u| self.residuals(u), u0, max_evals);
+        m.x = self.clamp(&m.x);
+        m
+    }
+
     /// Nelder–Mead from `u0`, restarted from its best vertex with a smaller simplex until a
     /// restart gains nothing: one run tends to stop early in a long curved valley.
     fn minimise_from(&self, u0: &[f64], step: f64, max_evals: usize) -> Minimum {
@@ -525,7 +742,32 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
     let all = vec![true; problem.points.len()];
     let params = dedup(&opts.params);
     let obj = Objective::new(problem, &params, &all, opts.prior_weight);
-    let sample = halton_points(&params, SAMPLE_PER_PARAM * params.len().max(1));
+    let per_kernel = problem.base.compute.per_kernel();
+    let (best, evals) = if per_kernel {
+        // Tens of figures, each a log-rate the rows see nearly linearly: Gauss–Newton steps
+        // converge where a simplex in that many dimensions crawls.
+        let best = obj.levenberg(&obj.centre, opts.max_evals);
+        let evals = best.evals;
+        (best, evals)
+    } else {
+        multistart(&obj, &params, opts)
+    };
+    let mut values: Vec<f64> = obj.values(&best.x);
+    if per_kernel {
+        carry_scale(problem, &params, &all, &mut values);
+    }
+    let values: Vec<f64> = values.into_iter().map(round_sig).collect();
+    let report: Vec<Param> = if per_kernel {
+        params.clone()
+    } else {
+        Param::ALL.to_vec()
+    };
+    finish(problem, opts, &params, &report, &best, evals, values)
+}
+
+/// Nelder–Mead from the base values and the best distinct points of a Halton sample.
+fn multistart(obj: &Objective, params: &[Param], opts: &FitOptions) -> (Minimum, usize) {
+    let sample = halton_points(params, SAMPLE_PER_PARAM * params.len().max(1));
     let losses: Vec<f64> = sample.par_iter().map(|u| obj.eval(u)).collect();
     let mut order: Vec<usize> = (0..sample.len()).collect();
     order.sort_by(|&a, &b| losses[a].total_cmp(&losses[b]).then(a.cmp(&b)));
@@ -557,18 +799,32 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
         .into_iter()
         .reduce(|a, b| if b.f < a.f { b } else { a })
         .expect("at least one start");
-    let values: Vec<f64> = obj.values(&best.x).into_iter().map(round_sig).collect();
-    let system = problem.system_with(&params, &values);
+    (best, evals)
+}
+
+/// The fit's report: predictions, sensitivities, leave-one-out.
+fn finish(
+    problem: &Problem,
+    opts: &FitOptions,
+    params: &[Param],
+    report: &[Param],
+    best: &Minimum,
+    evals: usize,
+    values: Vec<f64>,
+) -> Result<Fit, CalibrateError> {
+    let all = vec![true; problem.points.len()];
+    let obj = Objective::new(problem, params, &all, opts.prior_weight);
+    let system = problem.system_with(params, &values);
     let predicted = problem.predict(&system)?;
     let w = weights(&problem.points, &all);
     let total_w: f64 = w.iter().sum();
     let rms_log_error = (obj.data_loss(&predicted) / total_w.max(f64::MIN_POSITIVE)).sqrt();
 
-    let probes = Param::ALL
-        .iter()
+    let probes = report
+        .par_iter()
         .map(|&p| sensitivity(problem, &system, &predicted, &w, p))
         .collect::<Result<Vec<_>, CalibrateError>>()?;
-    let free_columns: Vec<&[f64]> = Param::ALL
+    let free_columns: Vec<&[f64]> = report
         .iter()
         .zip(&probes)
         .filter(|(p, _)| params.contains(p))
@@ -576,7 +832,7 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
         .collect();
     let marginal = marginal_pct(&free_columns, &w);
     let mut next_free = marginal.into_iter();
-    let params_fit = Param::ALL
+    let params_fit = report
         .iter()
         .zip(probes)
         .map(|(&p, (pct, _))| {
@@ -597,7 +853,7 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
 
     let loo = match resolve_loo(opts.loo, problem.points.len()) {
         LooMode::Off => None,
-        mode => Some(leave_out(problem, &params, &best.x, opts, mode)),
+        mode => Some(leave_out(problem, params, &best.x, opts, mode)),
     };
     Ok(Fit {
         system,
@@ -607,6 +863,58 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
         evals,
         loo,
     })
+}
+
+/// Carries the kernel rates the included rows determine to the kernels they do not see: a
+/// kernel no included model runs keeps its base rate (an operator profile's, typically) scaled
+/// by the median ratio of fitted to base rate of the kernels of the same kind (one-token or
+/// many-token) that were seen. Kernel rate ratios between weight types are a property of
+/// llama.cpp's code on an instruction set; the level is the machine's.
+fn carry_scale(problem: &Problem, params: &[Param], include: &[bool], values: &mut [f64]) {
+    let used_models: Vec<ModelSpec> = problem
+        .models
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| {
+            problem
+                .points
+                .iter()
+                .zip(include)
+                .any(|(p, &inc)| inc && p.model == *m)
+        })
+        .map(|(_, spec)| spec.clone())
+        .collect();
+    let seen = kernel_types(&used_models, &problem.base.compute);
+    let kernel = |p: Param| match p {
+        Param::KernelVec(t) => Some((Some(t), true)),
+        Param::KernelMat(t) => Some((Some(t), false)),
+        Param::RepackedVec => Some((None, true)),
+        Param::RepackedMat => Some((None, false)),
+        _ => None,
+    };
+    for vec_kind in [true, false] {
+        let mut ratios: Vec<f64> = params
+            .iter()
+            .zip(values.iter())
+            .filter_map(|(&p, &v)| {
+                let (k, is_vec) = kernel(p)?;
+                (is_vec == vec_kind && seen.contains(&k)).then(|| v / p.get(&problem.base.compute))
+            })
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        for (&p, v) in params.iter().zip(values.iter_mut()) {
+            if let Some((k, is_vec)) = kernel(p)
+                && is_vec == vec_kind
+                && !seen.contains(&k)
+            {
+                *v = p.get(&problem.base.compute) * median;
+            }
+        }
+    }
 }
 
 fn dedup(params: &[Param]) -> Vec<Param> {
@@ -634,7 +942,12 @@ fn leave_out(
     mode: LooMode,
 ) -> Loo {
     let n = problem.points.len();
+    let per_kernel = problem.base.compute.per_kernel();
     let folds: Vec<Vec<usize>> = match mode {
+        LooMode::Model => (0..problem.models.len())
+            .map(|m| (0..n).filter(|&i| problem.points[i].model == m).collect())
+            .filter(|f: &Vec<usize>| !f.is_empty())
+            .collect(),
         LooMode::Group => {
             let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
             for (i, p) in problem.points.iter().enumerate() {
@@ -656,8 +969,16 @@ fn leave_out(
                 return fold.iter().map(|&i| (i, f64::NAN)).collect();
             }
             let obj = Objective::new(problem, params, &include, opts.prior_weight);
-            let best = obj.minimise_from(optimum, 0.2, opts.max_evals);
-            let values: Vec<f64> = obj.values(&best.x).into_iter().map(round_sig).collect();
+            let best = if per_kernel {
+                obj.levenberg(optimum, opts.max_evals)
+            } else {
+                obj.minimise_from(optimum, 0.2, opts.max_evals)
+            };
+            let mut values: Vec<f64> = obj.values(&best.x);
+            if per_kernel {
+                carry_scale(problem, params, &include, &mut values);
+            }
+            let values: Vec<f64> = values.into_iter().map(round_sig).collect();
             let system = problem.system_with(params, &values);
             let machines = problem.machines(&system);
             fold.iter()
@@ -758,7 +1079,7 @@ fn marginal_pct(columns: &[&[f64]], w: &[f64]) -> Vec<f64> {
 }
 
 /// Gauss–Jordan inversion with partial pivoting; `None` when singular.
-fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+pub fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
     let mut inv: Vec<Vec<f64>> = (0..n)
         .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod fit;
+pub mod levenberg;
 pub mod nelder_mead;
 pub mod points;
 pub mod readers;

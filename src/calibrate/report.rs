@@ -299,7 +299,7 @@ pub fn jitter(points: &[Point]) -> Jitter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamLine {
     /// The figure's name (`memory_efficiency`).
-    pub name: &'static str,
+    pub name: String,
     /// The base system's value.
     pub base: String,
     /// The profile's value.
@@ -362,9 +362,18 @@ fn effective(sys: &SystemSpec, p: Param, v: f64, layers: &[String]) -> String {
                 sys.tiers[0].name
             )
         }
-        Param::PrefillEfficiency | Param::DecodeEfficiency | Param::AttentionEfficiency => flops(v),
+        Param::PrefillEfficiency
+        | Param::DecodeEfficiency
+        | Param::AttentionEfficiency
+        | Param::PromptAttentionEfficiency => flops(v),
         Param::LayerOverhead => format!("× {} layers per step", layers.join(" / ")),
         Param::StepOverhead => format!("per step: {}", Seconds(v)),
+        Param::NodeOverhead => "per graph node".to_owned(),
+        Param::TokenOverhead => "per token per layer of a prompt step".to_owned(),
+        Param::BatchHalf => "tokens to half the many-token rate".to_owned(),
+        Param::QuantizedKvAttention => "of the attention rate, KV cache quantised".to_owned(),
+        Param::KernelVec(_) | Param::RepackedVec => "one-token kernel".to_owned(),
+        Param::KernelMat(_) | Param::RepackedMat => "many-token kernel".to_owned(),
     }
 }
 

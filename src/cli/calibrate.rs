@@ -203,7 +203,7 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
         CalibrateError::usage(
             "--loo",
             format!(
-                "`{}` is not a mode; expected auto, point, group or off",
+                "`{}` is not a mode; expected auto, point, group, model or off",
                 args.loo
             ),
         )
@@ -214,7 +214,10 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
             CalibrateError::usage(
                 "--fix",
                 format!(
-                    "`{f}` is not a fitted figure; expected {}",
+                    "`{f}` is not a fitted figure; expected {} (or, on a per-kernel base, \
+                     prompt_attention_efficiency, node_overhead, token_overhead, batch_half, \
+                     quantized_kv_attention, repacked.vec, repacked.mat, kernels.TYPE.vec, \
+                     kernels.TYPE.mat)",
                     Param::ALL.map(Param::name).join(", ")
                 ),
             )
@@ -236,12 +239,28 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
         base: base.spec.clone(),
         points: inputs.selection.points.clone(),
     };
+    let per_kernel = base.spec.compute.per_kernel();
+    let candidates: Vec<Param> = if per_kernel {
+        let quantized = problem.points.iter().any(|p| {
+            let f =
+                |t: crate::model::quant::QuantType| t.name().starts_with('f') || t.name() == "bf16";
+            !(f(p.case.type_k) && f(p.case.type_v))
+        });
+        Param::per_kernel(&problem.models, &base.spec.compute, quantized)
+    } else {
+        Param::ALL.to_vec()
+    };
     let opts = FitOptions {
-        params: Param::ALL
+        params: candidates
             .into_iter()
             .filter(|p| !fixed.contains(p))
             .collect(),
         loo,
+        prior_weight: if per_kernel {
+            fit::KERNEL_PRIOR_WEIGHT
+        } else {
+            fit::PRIOR_WEIGHT
+        },
         ..FitOptions::default()
     };
     let fit = fit::fit(&problem, &opts)?;
@@ -273,6 +292,9 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
 
     let mut profile = fit.system.clone();
     profile.name = name;
+    if per_kernel && profile.compute.threads.is_none() {
+        profile.compute.threads = inputs.selection.threads;
+    }
     let model_names: Vec<&str> = problem.models.iter().map(|m| m.name.as_str()).collect();
     profile.description = format!(
         "{} calibrated by tiersim calibrate to {n} llama-bench points of {} at {threads} \
