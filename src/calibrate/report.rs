@@ -414,6 +414,12 @@ impl Report {
                      depth (`tg @ d2048`), predicting those",
                     l.refits
                 ),
+                LooMode::Model => format!(
+                    "leave-one-model-out: {} refits, each without every point of one model (a \
+                     weight type counts as a model), predicting those; kernels only that model \
+                     runs take the operator profile's rate times the median fitted/profile ratio",
+                    l.refits
+                ),
                 _ => format!(
                     "leave-one-out: {} refits, each without one point, predicting it",
                     l.refits

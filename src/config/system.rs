@@ -101,10 +101,30 @@ pub struct ComputeSpec {
     /// roofline when given. Points in increasing working-set order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read_bw_curve: Vec<CachePoint>,
+    /// How a kernel's compute time and memory time combine (see [`crate::sim::compute`]).
+    #[serde(default, skip_serializing_if = "KernelMemory::is_overlap")]
+    pub kernel_memory: KernelMemory,
     /// Fraction of the attention rate kept when the KV cache is quantised (`-ctk/-ctv q8_0`):
     /// the kernels dequantise every cached row they read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantized_kv_attention: Option<f64>,
+}
+
+/// How a kernel's compute and memory times combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelMemory {
+    /// The slower of the two (the roofline): memory traffic hidden behind compute.
+    #[default]
+    Overlap,
+    /// Their sum: the threads that compute also wait for the weights they stream.
+    Serial,
+}
+
+impl KernelMemory {
+    fn is_overlap(&self) -> bool {
+        *self == Self::Overlap
+    }
 }
 
 /// Effective rates of one matmul kernel.

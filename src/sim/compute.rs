@@ -7,12 +7,17 @@
 //! sequences and `O` logits, a layer takes
 //!
 //! ```text
-//! t_layer = Σ_class max( Σ_k 2·P_k·T / R_k(T),  local_bytes_class / B(ws) )   weights
-//!         + max( F_att / A(T) / q_kv,  kv_local_bytes / B(ws) )                attention
+//! t_layer = Σ_class ⊕( Σ_k 2·P_k·T / R_k(T),  local_bytes_class / B(ws) )    weights
+//!         + ⊕( F_att / A(T) / q_kv,  kv_local_bytes / B(ws) )                 attention
 //!         + n_nodes · c_node  +  T · c_token                                   fixed costs
 //! R_k(1) = vec_k,   R_k(T>1) = max(vec_k, mat_k · T / (T + T½))
 //! ```
 //!
+//! - `⊕`: how a kernel's compute and memory times combine. On a GPU thousands of warps hide
+//!   one behind the other, the roofline's `max`. On a CPU with a thread per core each thread
+//!   both streams the weights and computes on them, so the two add (`kernel_memory: serial`):
+//!   on the 2-core Xeon data, the sum carries to held-out weight types with a median tg error
+//!   of 4.7 %, the max with 16.7 % (calibration/CALIBRATION.md).
 //! - `P_k`: the layer's parameters that run kernel `k`, a ggml type in its plain or repacked
 //!   layout. Kernel rates differ by type far more than bytes explain (a Q4_0 model prefills
 //!   2.5× faster than the same model in Q4_1 on AVX-512, because its weights are repacked), so
@@ -32,7 +37,7 @@
 //! The output head is one more matmul of the head's type over `O` tokens, plus the graph's
 //! nodes outside the layers; `step_overhead` is paid once per step (one `llama_decode` call).
 
-use crate::config::system::{CachePoint, ComputeSpec, KernelRates};
+use crate::config::system::{CachePoint, ComputeSpec, KernelMemory, KernelRates};
 use crate::model::quant::QuantType;
 use crate::model::traffic::{KernelMix, ModelTraffic};
 use crate::units::{Bytes, BytesPerSec, Flops, FlopsPerSec, Seconds};
@@ -66,6 +71,7 @@ pub struct KernelModel {
     token: Seconds,
     nodes_per_layer: f64,
     nodes_outside: f64,
+    serial: bool,
     /// Types the model uses that the profile has no rate for (run at the generic rate).
     pub fallback: Vec<QuantType>,
 }
@@ -131,6 +137,7 @@ impl KernelModel {
             token: c.token_overhead.unwrap_or(Seconds::ZERO),
             nodes_per_layer: f64::from(t.nodes_per_layer),
             nodes_outside: f64::from(t.nodes_outside),
+            serial: c.kernel_memory == KernelMemory::Serial,
             fallback,
         })
     }
@@ -172,6 +179,16 @@ impl KernelModel {
             Seconds::ZERO
         };
         self.node * self.nodes_per_layer + per_token
+    }
+
+    /// A kernel's time from its compute time and its memory time: the slower of the two when
+    /// they overlap (a GPU's warps hide one behind the other), their sum when they do not.
+    pub fn combine(&self, compute: Seconds, memory: Seconds) -> Seconds {
+        if self.serial {
+            compute + memory
+        } else {
+            compute.max(memory)
+        }
     }
 
     /// Fixed costs of the graph outside the layers.

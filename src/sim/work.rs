@@ -294,7 +294,7 @@ impl StepWork {
                 } else {
                     k.head_time(outputs)
                 };
-                roofline(kernel, local / m.local_bw) + k.outside_fixed()
+                k.combine(kernel, local / m.local_bw) + k.outside_fixed()
             }
         };
         self.compute
