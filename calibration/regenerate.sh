@@ -81,3 +81,19 @@ $T calibrate $R/smollm2-135m-q4_1__*__t1.json --model $S --system $C/zen4-2core-
   --threads 1 --set compute.peak_flops=83.2GFLOP/s --set tiers.dram.read_bw=23GB/s \
   --set "compute.device=AMD EPYC Zen 4 (Genoa) KVM guest, llama.cpp CPU backend, 1 thread" \
   --name zen4-2core-t1 --out $C/zen4-2core-t1.profile.yaml --report $C/zen4-2core-t1.fit.md > /dev/null
+
+# (c) Per-kernel profiles (DESIGN §2.4: a rate per weight type, one-token and many-token,
+# repacked layouts, per-node and per-token costs, prompt and decode attention, the measured
+# bandwidth-against-working-set curve). The Xeon: six models (SmolLM2-135M in five weight types
+# and Gemma-3-270M Q4_K_M) fitted jointly; the report's LOO columns are leave-one-model-out.
+X=tests/data/llama-bench/xeon
+XM=$X/gemma3-270m-q4_k_m.yaml,$X/smollm2-135m-f16.yaml,$X/smollm2-135m-q4_0.yaml,$X/smollm2-135m-q4_1.yaml,$X/smollm2-135m-q4_k_m.yaml,$X/smollm2-135m-q8_0.yaml
+$T calibrate $X/*.json --model $XM --system $C/xeon-2core-base.yaml --name xeon-2core-t2 \
+  --loo model --out $C/xeon-2core-t2.profile.yaml --report $C/xeon-2core-t2.fit.md > /dev/null
+# The Zen 4 at 2 and 1 threads (one model, SmolLM2-135M Q4_1; flash attention off and repacking
+# off are settings this model does not cover: left out). Leave-one-group-out.
+for t in 2 1; do
+  $T calibrate $R/*__t$t.json --model $S --system $C/zen4-2core-t$t-kernels-base.yaml \
+    --name zen4-2core-t$t-kernels --exclude flash_attn=0 --exclude repack=false --loo group \
+    --out $C/zen4-2core-t$t-kernels.profile.yaml --report $C/zen4-2core-t$t-kernels.fit.md > /dev/null
+done

@@ -34,6 +34,8 @@ pub struct SimulateOptions {
     pub type_v: Vec<QuantType>,
     /// Thread counts.
     pub threads: Vec<u32>,
+    /// Whether `-t` was given; without it a profile's own thread count is used.
+    pub threads_given: bool,
     /// Repetitions.
     pub reps: u32,
     /// Output format.
@@ -96,6 +98,7 @@ impl SimulateOptions {
             n_seq: nonzero("--npl", int_list("--npl", &a.n_seq)?)?,
             type_k: types("-ctk", &a.type_k)?,
             type_v: types("-ctv", &a.type_v)?,
+            threads_given: !a.threads.is_empty(),
             threads,
             reps: a.reps,
             output: a
@@ -144,6 +147,21 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         let system = load::system(opts.system.as_deref(), &sets)?;
         let machine = Machine::new(&model.spec, &system.spec)?;
         let mut cases = opts.cases();
+        threads_against_profile(&machine, &mut cases, opts.threads_given);
+        if let Some(k) = &machine.kernels
+            && !k.fallback.is_empty()
+        {
+            let types: Vec<&str> = k.fallback.iter().map(|t| t.name()).collect();
+            eprintln!(
+                "tiersim: warning: system `{}` has no kernel rate for {} (used by {}): those \
+                 weights run at peak_flops × decode/prefill efficiency; calibrate on a model \
+                 of that type or add compute.kernels.{}",
+                machine.system.name,
+                types.join(", "),
+                machine.model.name,
+                types[0]
+            );
+        }
         if let Some(name) = &opts.cold_from {
             let tier = machine
                 .tier_index(name)
@@ -197,6 +215,35 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         }
     }
     exporter.footer(out).map_err(Error::Output)
+}
+
+/// A profile's figures hold at the thread count it was fitted at: without `-t` the tests run
+/// at that count; a `-t` it does not cover is predicted with its figures and said so on stderr.
+fn threads_against_profile(machine: &Machine, cases: &mut [scenario::TestCase], given: bool) {
+    let Some(fitted) = machine.system.compute.threads else {
+        return;
+    };
+    if !given {
+        for c in cases.iter_mut() {
+            c.n_threads = fitted;
+        }
+        return;
+    }
+    let mut warned = Vec::new();
+    for c in cases.iter() {
+        if c.n_threads != fitted && !warned.contains(&c.n_threads) {
+            warned.push(c.n_threads);
+            eprintln!(
+                "tiersim: warning: -t {}: system `{}` holds figures fitted at {fitted} \
+                 thread{}; the prediction uses them unchanged (fit a profile at this thread count \
+                 with tiersim calibrate -t {})",
+                c.n_threads,
+                machine.system.name,
+                if fitted == 1 { "" } else { "s" },
+                c.n_threads
+            );
+        }
+    }
 }
 
 fn int(flag: &str, text: &str) -> Result<u32, Error> {

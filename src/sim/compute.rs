@@ -7,7 +7,7 @@
 //! sequences and `O` logits, a layer takes
 //!
 //! ```text
-//! t_layer = Σ_class ⊕( Σ_k 2·P_k·T / R_k(T),  local_bytes_class / B(ws) )    weights
+//! t_layer = ⊕( Σ_k 2·P_k·T / R_k(T),  local_weight_bytes / B(ws) )           weights
 //!         + ⊕( F_att / A(T) / q_kv,  kv_local_bytes / B(ws) )                 attention
 //!         + n_nodes · c_node  +  T · c_token                                   fixed costs
 //! R_k(1) = vec_k,   R_k(T>1) = max(vec_k, mat_k · T / (T + T½))
@@ -17,7 +17,7 @@
 //!   one behind the other, the roofline's `max`. On a CPU with a thread per core each thread
 //!   both streams the weights and computes on them, so the two add (`kernel_memory: serial`):
 //!   on the 2-core Xeon data, the sum carries to held-out weight types with a median tg error
-//!   of 4.7 %, the max with 16.7 % (calibration/CALIBRATION.md).
+//!   of 6.3 % and pp of 8.6 %, the max with 16.7 % and 10.4 % (calibration/CALIBRATION.md).
 //! - `P_k`: the layer's parameters that run kernel `k`, a ggml type in its plain or repacked
 //!   layout. Kernel rates differ by type far more than bytes explain (a Q4_0 model prefills
 //!   2.5× faster than the same model in Q4_1 on AVX-512, because its weights are repacked), so

@@ -256,8 +256,8 @@ impl StepWork {
                 Some(k) => {
                     // Each kernel is its own roofline: the weights' matmuls against their
                     // bytes, attention against the cache's.
-                    roofline(device_kernels, weights_local / m.local_bw)
-                        + roofline(
+                    k.combine(device_kernels, weights_local / m.local_bw)
+                        + k.combine(
                             attention_flops / attention,
                             (local - weights_local) / m.local_bw,
                         )
