@@ -1404,7 +1404,7 @@ mod tests {
     #[test]
     fn parameters_round_trip_through_names_and_rounding() {
         for p in Param::ALL {
-            assert_eq!(Param::from_name(p.name()), Some(p));
+            assert_eq!(Param::from_name(&p.name()), Some(p));
             assert_eq!(Param::from_name(&p.path()), Some(p));
         }
         assert_eq!(round_sig(0.301234), 0.3012);
