@@ -9,6 +9,7 @@ use crate::sim::experts::CacheStats;
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::sim::run::Run;
+use crate::sim::work::KernelOptions;
 use crate::sim::work::Step;
 use crate::units::{Bytes, Seconds};
 
@@ -34,6 +35,11 @@ pub struct TestCase {
     pub type_v: QuantType,
     /// Threads (recorded; the system profile decides compute speed).
     pub n_threads: u32,
+    /// Flash attention (`-fa`): `None` is llama-bench's `auto`, which a backend that supports
+    /// it (the CPU's, CUDA's) turns on.
+    pub flash_attn: Option<bool>,
+    /// Weight repacking at load (`--repack`, on by default on CPUs).
+    pub repack: bool,
     /// Cold start: the weights are first copied from this device tier into the local tier,
     /// inside the timed part (so time to first token includes it).
     pub stage_from: Option<usize>,
@@ -53,6 +59,8 @@ impl Default for TestCase {
             type_k: QuantType::F16,
             type_v: QuantType::F16,
             n_threads: 1,
+            flash_attn: None,
+            repack: true,
             stage_from: None,
         }
     }
@@ -77,6 +85,14 @@ impl TestCase {
     /// Tokens the timed part processes over all sequences.
     pub fn tokens(&self) -> u64 {
         u64::from(self.seqs()) * (u64::from(self.n_prompt) + u64::from(self.n_gen))
+    }
+
+    /// The kernel options the test runs with.
+    pub fn kernel_options(&self) -> KernelOptions {
+        KernelOptions {
+            flash_attn: self.flash_attn.unwrap_or(true),
+            repack: self.repack,
+        }
     }
 
     /// The KV layout of the test: every sequence at its largest context.
@@ -152,6 +168,10 @@ pub struct TestGrid {
     pub type_v: Vec<QuantType>,
     /// Thread counts.
     pub n_threads: Vec<u32>,
+    /// Flash attention settings (`None`: auto).
+    pub flash_attn: Vec<Option<bool>>,
+    /// Repacking settings.
+    pub repack: Vec<bool>,
 }
 
 impl TestGrid {
@@ -167,7 +187,13 @@ impl TestGrid {
             {
                 for &type_k in &self.type_k {
                     for &type_v in &self.type_v {
-                        for &n_threads in &self.n_threads {
+                        for (&n_threads, &flash_attn, &repack) in
+                            self.n_threads.iter().flat_map(|t| {
+                                self.flash_attn
+                                    .iter()
+                                    .flat_map(move |f| self.repack.iter().map(move |r| (t, f, r)))
+                            })
+                        {
                             for &n_depth in &self.n_depth {
                                 let base = TestCase {
                                     n_prompt: 0,
@@ -179,6 +205,8 @@ impl TestGrid {
                                     type_k,
                                     type_v,
                                     n_threads,
+                                    flash_attn,
+                                    repack,
                                     stage_from: None,
                                 };
                                 let pp = self.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0));
@@ -281,6 +309,7 @@ pub fn run_test(
             &kv,
             rng::stream(seed, (u64::from(test_id) << 32) | u64::from(r)),
         );
+        run.set_options(case.kernel_options());
         let mut ttft = None;
         if let Some(tier) = case.stage_from {
             run.stage(tier, m.traffic.model_size);
@@ -425,7 +454,7 @@ pub fn record(
         n_cpu_moe: m.system.placement.llamacpp.n_cpu_moe.unwrap_or(0),
         no_kv_offload: m.system.placement.llamacpp.no_kv_offload,
         tensor_buft_overrides: m.system.placement.llamacpp.override_summary(),
-        flash_attn: -1,
+        flash_attn: case.flash_attn.map_or(-1, i32::from),
         n_prompt: case.n_prompt,
         n_gen: case.n_gen,
         n_depth: case.n_depth,

@@ -90,6 +90,8 @@ pub enum Param {
     BatchHalf,
     /// `compute.quantized_kv_attention`: attention rate kept with a quantised KV cache.
     QuantizedKvAttention,
+    /// `compute.no_flash_attention`: attention rate kept without flash attention.
+    NoFlashAttention,
     /// `compute.kernels.<type>.vec`: the one-token kernel of a weight type.
     KernelVec(QuantType),
     /// `compute.kernels.<type>.mat`: the many-token kernel of a weight type.
@@ -114,7 +116,12 @@ impl Param {
     /// The figures of the per-kernel model that rows of `models` on `base` can inform: the
     /// fixed costs, both attention rates, the batch ramp, and one `vec` and `mat` rate per
     /// kernel the models run (repacked weights share one pair).
-    pub fn per_kernel(models: &[ModelSpec], base: &ComputeSpec, quantized_kv: bool) -> Vec<Param> {
+    pub fn per_kernel(
+        models: &[ModelSpec],
+        base: &ComputeSpec,
+        quantized_kv: bool,
+        no_flash: bool,
+    ) -> Vec<Param> {
         let mut out = vec![
             Param::AttentionEfficiency,
             Param::PromptAttentionEfficiency,
@@ -125,6 +132,9 @@ impl Param {
         ];
         if quantized_kv {
             out.push(Param::QuantizedKvAttention);
+        }
+        if no_flash {
+            out.push(Param::NoFlashAttention);
         }
         for ty in kernel_types(models, base) {
             match ty {
@@ -149,6 +159,7 @@ impl Param {
             Self::TokenOverhead => "token_overhead".into(),
             Self::BatchHalf => "batch_half".into(),
             Self::QuantizedKvAttention => "quantized_kv_attention".into(),
+            Self::NoFlashAttention => "no_flash_attention".into(),
             Self::KernelVec(t) => format!("kernels.{}.vec", t.name()),
             Self::KernelMat(t) => format!("kernels.{}.mat", t.name()),
             Self::RepackedVec => "repacked.vec".into(),
@@ -172,6 +183,7 @@ impl Param {
             Self::TokenOverhead,
             Self::BatchHalf,
             Self::QuantizedKvAttention,
+            Self::NoFlashAttention,
             Self::RepackedVec,
             Self::RepackedMat,
         ];
@@ -254,6 +266,7 @@ impl Param {
             Self::TokenOverhead => c.token_overhead.map_or(0.0, |s| s.0),
             Self::BatchHalf => c.batch_half.unwrap_or(0.0),
             Self::QuantizedKvAttention => c.quantized_kv_attention.unwrap_or(1.0),
+            Self::NoFlashAttention => c.no_flash_attention.unwrap_or(1.0),
             Self::KernelVec(t) => c
                 .kernels
                 .get(&t)
@@ -291,6 +304,7 @@ impl Param {
             Self::TokenOverhead => c.token_overhead = Some(Seconds(v)),
             Self::BatchHalf => c.batch_half = Some(v),
             Self::QuantizedKvAttention => c.quantized_kv_attention = Some(v),
+            Self::NoFlashAttention => c.no_flash_attention = Some(v),
             Self::KernelVec(t) => c.kernels.entry(t).or_insert(generic).vec = FlopsPerSec(v),
             Self::KernelMat(t) => c.kernels.entry(t).or_insert(generic).mat = FlopsPerSec(v),
             Self::RepackedVec | Self::RepackedMat => {
@@ -1164,6 +1178,8 @@ mod tests {
             type_k: QuantType::F16,
             type_v: QuantType::F16,
             n_threads: 8,
+            flash_attn: None,
+            repack: true,
             stage_from: None,
         }
     }

@@ -399,6 +399,15 @@ fn case_of(row: &BenchRow, threads: Option<u32>) -> Result<TestCase, CalibrateEr
         type_k: kv(&row.type_k, "type_k")?,
         type_v: kv(&row.type_v, "type_v")?,
         n_threads: row.n_threads.or(threads).unwrap_or(0),
+        flash_attn: row.flash_attn.and_then(|f| match f {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }),
+        repack: row
+            .extra
+            .get("repack")
+            .is_none_or(|v| v != "false" && v != "0"),
         stage_from: None,
     })
 }

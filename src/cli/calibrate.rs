@@ -246,7 +246,11 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
                 |t: crate::model::quant::QuantType| t.name().starts_with('f') || t.name() == "bf16";
             !(f(p.case.type_k) && f(p.case.type_v))
         });
-        Param::per_kernel(&problem.models, &base.spec.compute, quantized)
+        let no_flash = problem
+            .points
+            .iter()
+            .any(|p| p.case.flash_attn == Some(false));
+        Param::per_kernel(&problem.models, &base.spec.compute, quantized, no_flash)
     } else {
         Param::ALL.to_vec()
     };

@@ -147,9 +147,18 @@ pub struct SimulateArgs {
         default_value = "f16"
     )]
     pub type_v: Vec<String>,
-    /// Threads, recorded in the output (the system profile sets compute speed).
+    /// Threads. A profile fitted at one thread count predicts that count (the default when
+    /// the system records one); another count is predicted with its figures and a warning.
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     pub threads: Vec<String>,
+    /// Flash attention (`-fa`): 0, 1 or auto, as a list. Off costs a rate factor and three
+    /// graph nodes per layer (`compute.no_flash_attention`).
+    #[arg(long = "flash-attn", value_delimiter = ',', default_value = "auto")]
+    pub flash_attn: Vec<String>,
+    /// Weight repacking at load: 0 or 1, as a list. Off runs every weight type's plain-layout
+    /// kernel.
+    #[arg(long = "repack", value_delimiter = ',', default_value = "1")]
+    pub repack: Vec<String>,
     /// Repetitions of each test, each with its own random stream.
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub reps: u32,
@@ -508,7 +517,8 @@ pub enum ModelCommand {
 }
 
 /// llama-bench's multi-letter single-dash flags and their clap spelling.
-const LLAMA_BENCH_FLAGS: [(&str, &str); 8] = [
+const LLAMA_BENCH_FLAGS: [(&str, &str); 9] = [
+    ("-fa", "--flash-attn"),
     ("-pg", "--pg"),
     ("-ub", "--ub"),
     ("-ctk", "--ctk"),

@@ -36,6 +36,10 @@ pub struct SimulateOptions {
     pub threads: Vec<u32>,
     /// Whether `-t` was given; without it a profile's own thread count is used.
     pub threads_given: bool,
+    /// Flash attention settings (`None`: auto).
+    pub flash_attn: Vec<Option<bool>>,
+    /// Weight repacking settings.
+    pub repack: Vec<bool>,
     /// Repetitions.
     pub reps: u32,
     /// Output format.
@@ -99,6 +103,20 @@ impl SimulateOptions {
             type_k: types("-ctk", &a.type_k)?,
             type_v: types("-ctv", &a.type_v)?,
             threads_given: !a.threads.is_empty(),
+            flash_attn: a
+                .flash_attn
+                .iter()
+                .map(|v| flag_value("-fa", v, true))
+                .collect::<Result<_, _>>()?,
+            repack: a
+                .repack
+                .iter()
+                .map(|v| {
+                    flag_value("--repack", v, false)?.ok_or_else(|| {
+                        Error::usage("--repack", "`auto` is not a value here; expected 0 or 1")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             threads,
             reps: a.reps,
             output: a
@@ -132,6 +150,8 @@ impl SimulateOptions {
             type_k: self.type_k.clone(),
             type_v: self.type_v.clone(),
             n_threads: self.threads.clone(),
+            flash_attn: self.flash_attn.clone(),
+            repack: self.repack.clone(),
         }
         .cases()
     }
@@ -196,6 +216,14 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         no_kv_offload: MdColumns::shows(&l.no_kv_offload, &false),
         override_tensors: !l.override_tensors.is_empty(),
         n_seq: MdColumns::shows(&opts.n_seq, &1),
+        flash_attn: MdColumns::shows(
+            &opts
+                .flash_attn
+                .iter()
+                .map(|f| f.map_or(-1, i32::from))
+                .collect::<Vec<_>>(),
+            &MdColumns::DEFAULT_FLASH_ATTN,
+        ),
         ..MdColumns::for_backend("CPU")
     };
     let mut exporter = opts.output.exporter(info);
@@ -243,6 +271,23 @@ fn threads_against_profile(machine: &Machine, cases: &mut [scenario::TestCase], 
                 c.n_threads
             );
         }
+    }
+}
+
+/// llama-bench's boolean flag values: `1`/`on`/`true`, `0`/`off`/`false`, and where
+/// `auto_ok`, `auto` or `-1` (`None`).
+fn flag_value(flag: &str, text: &str, auto_ok: bool) -> Result<Option<bool>, Error> {
+    match text.trim() {
+        "1" | "on" | "true" => Ok(Some(true)),
+        "0" | "off" | "false" => Ok(Some(false)),
+        "auto" | "-1" if auto_ok => Ok(None),
+        other => Err(Error::usage(
+            flag,
+            format!(
+                "`{other}` is not a value; expected 0, 1{}",
+                if auto_ok { " or auto" } else { "" }
+            ),
+        )),
     }
 }
 

@@ -101,6 +101,10 @@ pub struct ComputeSpec {
     /// roofline when given. Points in increasing working-set order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read_bw_curve: Vec<CachePoint>,
+    /// Fraction of the attention rate kept without flash attention (`-fa 0`): the scores are
+    /// written out and read back instead of staying in registers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_flash_attention: Option<f64>,
     /// How a kernel's compute time and memory time combine (see [`crate::sim::compute`]).
     #[serde(default, skip_serializing_if = "KernelMemory::is_overlap")]
     pub kernel_memory: KernelMemory,

@@ -73,6 +73,7 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
         ("memory_efficiency", Some(c.memory_efficiency)),
         ("prompt_attention_efficiency", c.prompt_attention_efficiency),
         ("quantized_kv_attention", c.quantized_kv_attention),
+        ("no_flash_attention", c.no_flash_attention),
     ];
     for (name, v) in effs {
         if let Some(v) = v

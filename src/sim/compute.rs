@@ -58,6 +58,8 @@ pub enum Class {
 struct Kernel {
     params: f64,
     rates: KernelRates,
+    /// The rates with repacking off (the type's plain-layout kernel).
+    plain: KernelRates,
 }
 
 /// The per-kernel model of one model on one system, resolved once per machine.
@@ -87,14 +89,8 @@ impl KernelModel {
             mat: c.peak_flops * c.prefill_efficiency,
         };
         let mut fallback = Vec::new();
-        let mut rates = |ty: QuantType, repackable: bool| -> KernelRates {
-            if repackable
-                && let Some(r) = &c.repacked
-                && r.types.contains(&ty)
-            {
-                return r.rates;
-            }
-            match c.kernels.get(&ty) {
+        let mut rates = |ty: QuantType, repackable: bool| -> (KernelRates, KernelRates) {
+            let plain = match c.kernels.get(&ty) {
                 Some(r) => *r,
                 None => {
                     if !fallback.contains(&ty) {
@@ -102,6 +98,10 @@ impl KernelModel {
                     }
                     generic
                 }
+            };
+            match &c.repacked {
+                Some(r) if repackable && r.types.contains(&ty) => (r.rates, plain),
+                _ => (plain, plain),
             }
         };
         let mut resolve = |mix: &KernelMix| -> Vec<Kernel> {
@@ -109,9 +109,11 @@ impl KernelModel {
             for s in mix {
                 for (params, repackable) in [(s.repackable, true), (s.plain, false)] {
                     if params > 0.0 {
+                        let (rates, plain) = rates(s.ty, repackable);
                         out.push(Kernel {
                             params,
-                            rates: rates(s.ty, repackable),
+                            rates,
+                            plain,
                         });
                     }
                 }
@@ -125,9 +127,11 @@ impl KernelModel {
             .collect();
         // The head's rows are the vocabulary: a multiple of 8 in every released model, but
         // llama.cpp does not repack the token embedding that a tied head shares.
+        let (head_rates, _) = rates(t.head_type, false);
         let head = Kernel {
             params: t.head_params,
-            rates: rates(t.head_type, false),
+            rates: head_rates,
+            plain: head_rates,
         };
         Some(Self {
             layers,
@@ -152,13 +156,16 @@ impl KernelModel {
     }
 
     /// Kernel time of `class` of layer `layer` over `tokens` tokens (for experts, `tokens` is
-    /// the number of token-expert pairs).
-    pub fn class_time(&self, layer: usize, class: Class, tokens: u32) -> Seconds {
+    /// the number of token-expert pairs), with weights repacked at load or not.
+    pub fn class_time(&self, layer: usize, class: Class, tokens: u32, repack: bool) -> Seconds {
         let kernels = &self.layers[layer][class as usize];
         let t = f64::from(tokens);
         kernels
             .iter()
-            .map(|k| Flops(2.0 * k.params * t) / self.rate(k.rates, tokens))
+            .map(|k| {
+                let r = if repack { k.rates } else { k.plain };
+                Flops(2.0 * k.params * t) / self.rate(r, tokens)
+            })
             .sum()
     }
 
@@ -170,15 +177,21 @@ impl KernelModel {
         Flops(2.0 * self.head.params * f64::from(outputs)) / self.rate(self.head.rates, outputs)
     }
 
-    /// Fixed costs of one layer in a step of `tokens` tokens: its graph nodes, plus the
-    /// element-wise work of a multi-token step.
-    pub fn layer_fixed(&self, tokens: u32) -> Seconds {
+    /// Fixed costs of one layer in a step of `tokens` tokens: its graph nodes (three more
+    /// without flash attention: separate score and value products and the softmax between),
+    /// plus the element-wise work of a multi-token step.
+    pub fn layer_fixed(&self, tokens: u32, flash_attn: bool) -> Seconds {
         let per_token = if tokens > 1 {
             self.token * f64::from(tokens)
         } else {
             Seconds::ZERO
         };
-        self.node * self.nodes_per_layer + per_token
+        let nodes = if flash_attn {
+            self.nodes_per_layer
+        } else {
+            self.nodes_per_layer + NON_FLASH_NODES
+        };
+        self.node * nodes + per_token
     }
 
     /// A kernel's time from its compute time and its memory time: the slower of the two when
@@ -218,9 +231,18 @@ pub fn curve_bandwidth(curve: &[CachePoint], ws: Bytes) -> Option<BytesPerSec> {
     })
 }
 
+/// Graph nodes attention adds without flash attention: `FLASH_ATTN_EXT` becomes a `MUL_MAT`
+/// for the scores, a `SOFT_MAX`, a `MUL_MAT` for the values and a `CONT` of the result.
+pub const NON_FLASH_NODES: f64 = 3.0;
+
 /// Attention rate of a step: decode attention when every sequence adds one token, prompt
-/// attention otherwise; scaled down for a quantised KV cache.
-pub fn attention_rate(c: &ComputeSpec, tokens_per_seq: u32, quantized_kv: bool) -> FlopsPerSec {
+/// attention otherwise; scaled down for a quantised KV cache and without flash attention.
+pub fn attention_rate(
+    c: &ComputeSpec,
+    tokens_per_seq: u32,
+    quantized_kv: bool,
+    flash_attn: bool,
+) -> FlopsPerSec {
     let eff = if tokens_per_seq > 1 {
         c.prompt_attention_efficiency()
     } else {
@@ -231,7 +253,12 @@ pub fn attention_rate(c: &ComputeSpec, tokens_per_seq: u32, quantized_kv: bool) 
     } else {
         1.0
     };
-    c.peak_flops * (eff * q)
+    let fa = if flash_attn {
+        1.0
+    } else {
+        c.no_flash_attention.unwrap_or(1.0)
+    };
+    c.peak_flops * (eff * q * fa)
 }
 
 #[cfg(test)]

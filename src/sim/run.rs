@@ -7,7 +7,7 @@ use crate::rng::SimRng;
 use crate::sim::experts::{CacheStats, Experts};
 use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
-use crate::sim::work::{Group, Step, StepWork};
+use crate::sim::work::{Group, KernelOptions, Step, StepWork};
 use crate::tier::device::{Device, ReadLeg};
 use crate::units::{Bytes, SimTime};
 
@@ -58,6 +58,7 @@ pub struct Run<'a> {
     state: Vec<LayerState>,
     totals: RunTotals,
     experts: Option<Experts>,
+    options: KernelOptions,
 }
 
 impl<'a> Run<'a> {
@@ -89,7 +90,13 @@ impl<'a> Run<'a> {
                 ..RunTotals::default()
             },
             experts,
+            options: KernelOptions::default(),
         }
+    }
+
+    /// Sets the kernel options (flash attention, repacking) of the steps to come.
+    pub fn set_options(&mut self, options: KernelOptions) {
+        self.options = options;
     }
 
     /// The clock: when the last step ended.
@@ -152,7 +159,14 @@ impl<'a> Run<'a> {
     /// starting now; returns its duration.
     pub fn step_groups(&mut self, groups: &[Group], outputs: u32) -> SimTime {
         let mut work = std::mem::take(&mut self.work);
-        work.plan(self.m, self.kv, groups, outputs, self.experts.as_mut());
+        work.plan_with(
+            self.m,
+            self.kv,
+            groups,
+            outputs,
+            self.experts.as_mut(),
+            self.options,
+        );
         let start = self.now;
         let end = self.execute(
             &work,

@@ -64,6 +64,26 @@ impl Group {
     }
 }
 
+/// llama.cpp settings that change which kernels a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// Flash attention (`-fa`): one fused attention node instead of separate score, softmax
+    /// and value products.
+    pub flash_attn: bool,
+    /// Weight repacking at load (`--repack`).
+    pub repack: bool,
+}
+
+impl Default for KernelOptions {
+    /// llama-bench's defaults on a CPU: flash attention `auto` (on), repacking on.
+    fn default() -> Self {
+        Self {
+            flash_attn: true,
+            repack: true,
+        }
+    }
+}
+
 /// Per-layer demands of a step; the output head is the last "layer".
 #[derive(Debug, Clone, Default)]
 pub struct StepWork {
@@ -126,7 +146,20 @@ impl StepWork {
         kv: &KvLayout,
         groups: &[Group],
         outputs: u32,
+        experts: Option<&mut Experts>,
+    ) {
+        self.plan_with(m, kv, groups, outputs, experts, KernelOptions::default());
+    }
+
+    /// [`StepWork::plan`] with llama.cpp's kernel options.
+    pub fn plan_with(
+        &mut self,
+        m: &Machine,
+        kv: &KvLayout,
+        groups: &[Group],
+        outputs: u32,
         mut experts: Option<&mut Experts>,
+        options: KernelOptions,
     ) {
         let t: &ModelTraffic = &m.traffic;
         let n = t.layers.len() + 1;
@@ -145,7 +178,8 @@ impl StepWork {
         let batch: u32 = groups.iter().map(Group::new_tokens).sum();
         let matmul = m.matmul_rate(batch);
         let per_seq = groups.iter().map(|g| g.tokens).max().unwrap_or(1);
-        let attention = compute::attention_rate(&m.system.compute, per_seq, kv.quantized);
+        let attention =
+            compute::attention_rate(&m.system.compute, per_seq, kv.quantized, options.flash_attn);
         let overhead = m.system.compute.layer_overhead;
         let tokens = f64::from(batch);
 
@@ -167,7 +201,7 @@ impl StepWork {
                     None => {
                         reads[home] += bytes;
                         if let Some(k) = &m.kernels {
-                            device_kernels += k.class_time(l, class, batch);
+                            device_kernels += k.class_time(l, class, batch, options.repack);
                         }
                     }
                 }
@@ -197,15 +231,15 @@ impl StepWork {
                     self.host_reads[homes.experts] += r.home;
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
-                        device_kernels +=
-                            k.class_time(l, Class::Expert, pairs) * (1.0 - host_share);
+                        device_kernels += k.class_time(l, Class::Expert, pairs, options.repack)
+                            * (1.0 - host_share);
                     }
                 }
                 None => {
                     reads[homes.experts] += r.home;
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
-                        device_kernels += k.class_time(l, Class::Expert, pairs);
+                        device_kernels += k.class_time(l, Class::Expert, pairs, options.repack);
                     }
                 }
             }
@@ -261,7 +295,7 @@ impl StepWork {
                             attention_flops / attention,
                             (local - weights_local) / m.local_bw,
                         )
-                        + k.layer_fixed(batch)
+                        + k.layer_fixed(batch, options.flash_attn)
                 }
             };
             self.compute

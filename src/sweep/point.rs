@@ -456,6 +456,8 @@ pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
         type_k: t.type_k.clone(),
         type_v: t.type_v.clone(),
         n_threads: vec![1],
+        flash_attn: vec![None],
+        repack: vec![true],
     }
     .cases()
 }

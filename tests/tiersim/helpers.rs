@@ -92,6 +92,8 @@ pub fn case(n_prompt: u32, n_gen: u32, n_depth: u32) -> TestCase {
         type_k: QuantType::F16,
         type_v: QuantType::F16,
         n_threads: 1,
+        flash_attn: None,
+        repack: true,
         stage_from: None,
     }
 }

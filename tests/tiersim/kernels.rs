@@ -121,7 +121,10 @@ fn larger_ubatches_never_lower_the_kernel_rate_and_repacking_speeds_prefill() {
     let k = m.kernels.as_ref().unwrap();
     let mut last = f64::INFINITY;
     for t in [1, 2, 4, 16, 64, 512] {
-        let per_token = k.class_time(0, tiersim::sim::compute::Class::Ffn, t).0 / f64::from(t);
+        let per_token = k
+            .class_time(0, tiersim::sim::compute::Class::Ffn, t, true)
+            .0
+            / f64::from(t);
         assert!(
             per_token <= last * (1.0 + 1e-12),
             "T = {t}: {per_token} > {last}"
