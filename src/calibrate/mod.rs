@@ -5,6 +5,7 @@ pub mod error;
 pub mod fit;
 pub mod levenberg;
 pub mod nelder_mead;
+pub mod plan;
 pub mod points;
 pub mod readers;
 pub mod report;

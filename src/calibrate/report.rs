@@ -327,9 +327,12 @@ pub fn param_lines(fit: &Fit, models: &[ModelSpec]) -> Vec<ParamLine> {
                 (false, _, _) => "kept (not fitted)".to_owned(),
                 (true, true, _) => "fitted, at a bound".to_owned(),
                 (true, false, true) => "fitted".to_owned(),
-                (true, false, false) => {
-                    "fitted, but not constrained by these rows: others stand in for it".to_owned()
-                }
+                (true, false, false) => format!(
+                    "fitted, but not constrained by these rows: others stand in for it; \
+                     `llama-bench {}` would pin it ({})",
+                    crate::calibrate::plan::run_for(p.param).0,
+                    crate::calibrate::plan::run_for(p.param).1
+                ),
             };
             ParamLine {
                 name: p.param.name(),

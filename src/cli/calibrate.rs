@@ -26,15 +26,23 @@ pub const DEFAULT_BASE_SYSTEM: &str = "laptop-ryzen3-5300u";
 pub struct CalibrateArgs {
     /// Measured results: llama-bench output in any format (md, csv, json, jsonl, sql), the
     /// harness's JSON, or a Findings table from calibration/.
-    #[arg(required = true, value_name = "FILES")]
+    #[arg(required_unless_present = "plan", value_name = "FILES")]
     pub files: Vec<PathBuf>,
+    /// Print the llama-bench commands of a measurement matrix that determines every figure of
+    /// the per-kernel model for these models, instead of fitting.
+    #[arg(long = "plan")]
+    pub plan: bool,
     /// The model the rows measured (preset name, YAML or GGUF). Give one per model when the
     /// rows are of several: each row is matched to its model by its recorded size.
     #[arg(short = 'm', long = "model", value_delimiter = ',', required = true)]
     pub model: Vec<String>,
     /// Where to write the fitted profile (a system YAML).
-    #[arg(long = "out", value_name = "PROFILE.yaml")]
-    pub out: PathBuf,
+    #[arg(
+        long = "out",
+        value_name = "PROFILE.yaml",
+        required_unless_present = "plan"
+    )]
+    pub out: Option<PathBuf>,
     /// The base system whose compute figures are fitted (preset or YAML; default:
     /// laptop-ryzen3-5300u). Its tiers, placement and nominal rates stay as they are.
     #[arg(long = "system", value_name = "BASE")]
@@ -198,7 +206,57 @@ fn context(inputs: &Inputs, files: &[PathBuf], system: &Loaded<SystemSpec>) -> V
     c
 }
 
+/// `calibrate --plan`: the runs that determine every figure for the given models.
+fn plan(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateError> {
+    let sets = args
+        .set
+        .iter()
+        .map(|s| Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let models = args
+        .model
+        .iter()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| load::model(Some(m.trim()), &sets))
+        .collect::<Result<Vec<_>, _>>()?;
+    let specs: Vec<ModelSpec> = models.iter().map(|m| m.spec.clone()).collect();
+    let base = match &args.system {
+        Some(s) => Some(load::system(Some(s), &sets)?.spec),
+        None => None,
+    };
+    let threads = args
+        .threads
+        .or_else(|| base.as_ref().and_then(|b| b.compute.threads))
+        .unwrap_or(1);
+    // Weight types the base has an operator-profile rate for but no model runs: a quantised
+    // copy of the first model pins them.
+    let extra: Vec<crate::model::quant::QuantType> = base.as_ref().map_or(Vec::new(), |b| {
+        let used = fit::kernel_types(&specs, &b.compute);
+        b.compute
+            .kernels
+            .keys()
+            .filter(|t| !used.contains(&Some(**t)))
+            .copied()
+            .collect()
+    });
+    let names: Vec<String> = args.model.iter().map(|m| m.trim().to_owned()).collect();
+    let text = crate::calibrate::plan::commands(&names, threads, &extra).join("\n");
+    writeln!(out, "{text}").map_err(|e| CalibrateError::Output {
+        what: "standard output".into(),
+        source: e,
+    })
+}
+
 fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateError> {
+    if args.plan {
+        return plan(args, out);
+    }
+    let Some(out_path) = args.out.as_ref() else {
+        return Err(CalibrateError::usage(
+            "--out",
+            "is missing; expected the profile to write, e.g. --out my-machine.yaml",
+        ));
+    };
     let loo = LooMode::parse(&args.loo).ok_or_else(|| {
         CalibrateError::usage(
             "--loo",
@@ -371,10 +429,10 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
             );
         }
     }
-    validate::system(&profile, &args.out.display().to_string())?;
-    let yaml = profile_yaml(&profile, args)?;
-    std::fs::write(&args.out, yaml).map_err(|source| CalibrateError::Output {
-        what: args.out.display().to_string(),
+    validate::system(&profile, &out_path.display().to_string())?;
+    let yaml = profile_yaml(&profile, args, out_path)?;
+    std::fs::write(out_path, yaml).map_err(|source| CalibrateError::Output {
+        what: out_path.display().to_string(),
         source,
     })?;
     emit(&report, args.report.as_deref(), out)
@@ -421,9 +479,13 @@ fn emit(report: &Report, file: Option<&Path>, out: &mut dyn Write) -> Result<(),
 }
 
 /// The profile as YAML, headed by the command that regenerates it.
-fn profile_yaml(profile: &SystemSpec, args: &CalibrateArgs) -> Result<String, CalibrateError> {
+fn profile_yaml(
+    profile: &SystemSpec,
+    args: &CalibrateArgs,
+    out_path: &Path,
+) -> Result<String, CalibrateError> {
     let yaml = serde_yaml::to_string(profile).map_err(|e| CalibrateError::Output {
-        what: args.out.display().to_string(),
+        what: out_path.display().to_string(),
         source: std::io::Error::other(e),
     })?;
     // Absent optional figures (a local tier's latencies) read back as absent either way; the
@@ -454,7 +516,7 @@ fn profile_yaml(profile: &SystemSpec, args: &CalibrateArgs) -> Result<String, Ca
     if let Some(n) = &args.name {
         cmd.push(format!("--name {n}"));
     }
-    cmd.push(format!("--out {}", args.out.display()));
+    cmd.push(format!("--out {}", out_path.display()));
     Ok(format!(
         "# A system profile fitted by tiersim {}; regenerate with:\n#   {}\n{body}",
         env!("CARGO_PKG_VERSION"),
