@@ -561,7 +561,8 @@ mod tests {
         let args = CalibrateArgs {
             files: vec![data("smollm2-135m-q4_1__pg128-64__t2.json")],
             model: vec!["smollm2-135m-instruct-q4_1".into()],
-            out: out_path.clone(),
+            out: Some(out_path.clone()),
+            plan: false,
             system: None,
             threads: Some(2),
             set: Vec::new(),
@@ -628,7 +629,8 @@ mod tests {
         let base = CalibrateArgs {
             files: vec![data("smollm2-135m-q4_1__pg128-64__t2.json")],
             model: vec!["qwen2.5-3b-instruct-q4_k_m".into()],
-            out: std::env::temp_dir().join("never-written.yaml"),
+            out: Some(std::env::temp_dir().join("never-written.yaml")),
+            plan: false,
             system: None,
             threads: None,
             set: Vec::new(),
