@@ -17,12 +17,12 @@ S=smollm2-135m-instruct-q4_1
 # Those four stay at the preset's values.
 FIX="--fix decode_efficiency,attention_efficiency,layer_overhead,step_overhead"
 # All 18 post-restart (cold) medians:
-$T calibrate $C/findings_v1_cold.csv --model $Q --name laptop-ryzen3-5300u $FIX \
+$T calibrate $C/findings_v1_cold.csv --model $Q --system laptop-ryzen3-5300u --name laptop-ryzen3-5300u $FIX \
   --out $C/laptop-ryzen3-5300u.all-points.profile.yaml \
   --report $C/laptop-ryzen3-5300u.all-points.fit.md > /dev/null
 # Without the three p = 64 sweep points (their pp64 takes longer than pp128 at twice the tokens:
 # the first points after the restart; see laptop-ryzen3-5300u.md):
-$T calibrate $C/findings_v1_cold.csv --model $Q --name laptop-ryzen3-5300u $FIX \
+$T calibrate $C/findings_v1_cold.csv --model $Q --system laptop-ryzen3-5300u --name laptop-ryzen3-5300u $FIX \
   --exclude n_prompt=64 \
   --out $C/laptop-ryzen3-5300u.profile.yaml --report $C/laptop-ryzen3-5300u.fit.md > /dev/null
 # The warm table, predicted by that profile:

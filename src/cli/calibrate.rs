@@ -17,9 +17,6 @@ use crate::config::validate;
 use crate::error::Error;
 use crate::model::spec::ModelSpec;
 
-/// The base system of `calibrate` when `--system` is not given: a one-tier CPU/DRAM machine
-/// whose DRAM read bandwidth is the nominal bandwidth the memory efficiency scales.
-pub const DEFAULT_BASE_SYSTEM: &str = "laptop-ryzen3-5300u";
 
 /// `tiersim calibrate` flags.
 #[derive(Debug, Clone, Args)]
@@ -43,8 +40,10 @@ pub struct CalibrateArgs {
         required_unless_present = "plan"
     )]
     pub out: Option<PathBuf>,
-    /// The base system whose compute figures are fitted (preset or YAML; default:
-    /// laptop-ryzen3-5300u). Its tiers, placement and nominal rates stay as they are.
+    /// The base system whose compute figures are fitted (preset or YAML): the machine the runs
+    /// were recorded on, with its own memory figures — a calibration never borrows another
+    /// machine's. Its tiers, placement and nominal rates stay as they are. Required.
+    /// `calibration/xeon-2core-base.yaml` is an example of a per-kernel base.
     #[arg(long = "system", value_name = "BASE")]
     pub system: Option<String>,
     /// Keep the rows of this thread count (default: the most common one).
@@ -288,10 +287,16 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
         &args.exclude,
         args.threads,
     )?;
-    let base = load::system(
-        Some(args.system.as_deref().unwrap_or(DEFAULT_BASE_SYSTEM)),
-        &inputs.sets,
-    )?;
+    let Some(base_name) = args.system.as_deref() else {
+        return Err(CalibrateError::usage(
+            "--system",
+            "is missing; expected the base system of the machine the runs were recorded on \
+             (its memory capacity, bandwidth or measured read_bw_curve, its thread count), \
+             e.g. --system calibration/xeon-2core-base.yaml: another machine's figures would be \
+             borrowed silently",
+        ));
+    };
+    let base = load::system(Some(base_name), &inputs.sets)?;
     let problem = Problem {
         models: inputs.models.iter().map(|m| m.spec.clone()).collect(),
         base: base.spec.clone(),
@@ -563,7 +568,7 @@ mod tests {
             model: vec!["smollm2-135m-instruct-q4_1".into()],
             out: Some(out_path.clone()),
             plan: false,
-            system: None,
+            system: Some("laptop-ryzen3-5300u".into()),
             threads: Some(2),
             set: Vec::new(),
             exclude: Vec::new(),
@@ -631,7 +636,7 @@ mod tests {
             model: vec!["qwen2.5-3b-instruct-q4_k_m".into()],
             out: Some(std::env::temp_dir().join("never-written.yaml")),
             plan: false,
-            system: None,
+            system: Some("laptop-ryzen3-5300u".into()),
             threads: None,
             set: Vec::new(),
             exclude: Vec::new(),
