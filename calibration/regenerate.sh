@@ -97,3 +97,14 @@ for t in 2 1; do
     --name zen4-2core-t$t-kernels --loo group \
     --out $C/zen4-2core-t$t-kernels.profile.yaml --report $C/zen4-2core-t$t-kernels.fit.md > /dev/null
 done
+# One Zen 4 profile covering both thread counts: the 2-thread figures as `compute`, the
+# 1-thread ones under `compute_at_threads`, so that `simulate -t 1,2` uses each count's own.
+awk 'FNR == NR {
+       if ($0 ~ /^compute:/) { on = 1; next }
+       if (on && $0 !~ /^ /) on = 0
+       if (on) { if (!started) { sub(/^  /, "  - "); started = 1 } else sub(/^/, "  "); block = block $0 "\n" }
+       next
+     }
+     /^tiers:/ { printf "compute_at_threads:\n%s", block }
+     { print }' $C/zen4-2core-t1-kernels.profile.yaml $C/zen4-2core-t2-kernels.profile.yaml \
+  | sed 's/^name: zen4-2core-t2-kernels$/name: zen4-2core-kernels/' > $C/zen4-2core-kernels.profile.yaml

@@ -168,6 +168,22 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         let machine = Machine::new(&model.spec, &system.spec)?;
         let mut cases = opts.cases();
         threads_against_profile(&machine, &mut cases, opts.threads_given);
+        // A profile with figures at several thread counts: one machine per count the tests use.
+        let mut at_threads: Vec<(u32, Machine)> = Vec::new();
+        for c in &cases {
+            if at_threads.iter().any(|(t, _)| *t == c.n_threads)
+                || machine
+                    .system
+                    .compute
+                    .threads
+                    .is_none_or(|t| t == c.n_threads)
+            {
+                continue;
+            }
+            if let Some(s) = system.spec.at_threads(c.n_threads) {
+                at_threads.push((c.n_threads, Machine::new(&model.spec, &s)?));
+            }
+        }
         if let Some(k) = &machine.kernels
             && !k.fallback.is_empty()
         {
@@ -196,13 +212,13 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
         for case in &cases {
             case.kv_layout(&machine)?;
         }
-        runs.push((machine, cases));
+        runs.push((machine, at_threads, cases));
     }
     let ctx = RecordContext {
         model_origin: opts.model.as_deref().unwrap_or(load::DEFAULT_MODEL),
         seed: opts.seed,
     };
-    let system_name = runs.first().map_or("", |(m, _)| m.system.name.as_str());
+    let system_name = runs.first().map_or("", |(m, _, _)| m.system.name.as_str());
     let mut info = RunInfo::new(system_name, opts.seed);
     let names = |ts: &[QuantType]| ts.iter().map(|t| t.name()).collect::<Vec<_>>();
     let l = &opts.llamacpp;
@@ -228,10 +244,14 @@ pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
     };
     let mut exporter = opts.output.exporter(info);
     exporter.header(out).map_err(Error::Output)?;
-    for (machine, cases) in &runs {
+    for (main, at_threads, cases) in &runs {
         // Test ids restart with each placement: a placement's rows equal those of a run
         // given that placement alone.
         for (id, case) in cases.iter().enumerate() {
+            let machine = at_threads
+                .iter()
+                .find(|(t, _)| *t == case.n_threads)
+                .map_or(main, |(_, m)| m);
             let outcome = scenario::run_test(machine, case, opts.reps, opts.seed, id as u32)?;
             let rec = scenario::record(machine, &ctx, case, &outcome);
             exporter.record(out, &rec).map_err(Error::Output)?;
@@ -257,17 +277,22 @@ fn threads_against_profile(machine: &Machine, cases: &mut [scenario::TestCase], 
         }
         return;
     }
+    let covered = machine.system.thread_counts();
     let mut warned = Vec::new();
     for c in cases.iter() {
-        if c.n_threads != fitted && !warned.contains(&c.n_threads) {
+        if !covered.contains(&c.n_threads) && !warned.contains(&c.n_threads) {
             warned.push(c.n_threads);
             eprintln!(
-                "tiersim: warning: -t {}: system `{}` holds figures fitted at {fitted} \
-                 thread{}; the prediction uses them unchanged (fit a profile at this thread count \
-                 with tiersim calibrate -t {})",
+                "tiersim: warning: -t {}: system `{}` holds figures for {} thread(s) only; \
+                 the prediction uses those of {fitted} unchanged (fit a profile at this thread \
+                 count with tiersim calibrate -t {} and add it under compute_at_threads)",
                 c.n_threads,
                 machine.system.name,
-                if fitted == 1 { "" } else { "s" },
+                covered
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 c.n_threads
             );
         }

@@ -22,6 +22,11 @@ pub struct SystemSpec {
     pub description: String,
     /// The compute device and its effective rates.
     pub compute: ComputeSpec,
+    /// The compute figures at other thread counts, one block per count (each with its
+    /// `threads`): a profile fitted at 1 and 2 threads predicts `-t 1` and `-t 2` each with
+    /// its own figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compute_at_threads: Vec<ComputeSpec>,
     /// Memory tiers, fastest first. The first is the compute-local tier (HBM on a GPU, DRAM on
     /// a CPU): its bytes enter the roofline; every other tier is simulated as a device.
     pub tiers: Vec<TierSpec>,
@@ -160,6 +165,36 @@ pub struct CachePoint {
     pub working_set: Bytes,
     /// The read bandwidth measured at that size.
     pub read_bw: BytesPerSec,
+}
+
+impl SystemSpec {
+    /// This system with the compute figures of `threads` threads: itself when its main block
+    /// is for that count (or records none), a copy with the matching `compute_at_threads`
+    /// block, or `None` when no block covers it.
+    pub fn at_threads(&self, threads: u32) -> Option<SystemSpec> {
+        match self.compute.threads {
+            None => Some(self.clone()),
+            Some(t) if t == threads => Some(self.clone()),
+            Some(_) => {
+                let c = self
+                    .compute_at_threads
+                    .iter()
+                    .find(|c| c.threads == Some(threads))?;
+                let mut s = self.clone();
+                s.compute = c.clone();
+                Some(s)
+            }
+        }
+    }
+
+    /// Every thread count the system has figures for.
+    pub fn thread_counts(&self) -> Vec<u32> {
+        self.compute
+            .threads
+            .into_iter()
+            .chain(self.compute_at_threads.iter().filter_map(|c| c.threads))
+            .collect()
+    }
 }
 
 impl ComputeSpec {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::config::error::ConfigError;
-use crate::config::system::{OverlapMode, Routing, SystemSpec, TensorClass};
+use crate::config::system::{ComputeSpec, OverlapMode, Routing, SystemSpec, TensorClass};
 use crate::model::spec::ModelSpec;
 use crate::units::FlopsPerSec;
 
@@ -59,91 +59,20 @@ pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
 /// every device tier, and placement naming tiers that exist.
 pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
     let bad = |field: String, msg: String| Err(ConfigError::invalid(origin, field, msg));
-    let c = &s.compute;
-    if !positive(c.peak_flops.0) {
-        return bad(
-            "compute.peak_flops".into(),
-            "must be positive, e.g. 989TFLOP/s".into(),
-        );
-    }
-    let effs = [
-        ("prefill_efficiency", Some(c.prefill_efficiency)),
-        ("decode_efficiency", Some(c.decode_efficiency)),
-        ("attention_efficiency", c.attention_efficiency),
-        ("memory_efficiency", Some(c.memory_efficiency)),
-        ("prompt_attention_efficiency", c.prompt_attention_efficiency),
-        ("quantized_kv_attention", c.quantized_kv_attention),
-        ("no_flash_attention", c.no_flash_attention),
-    ];
-    for (name, v) in effs {
-        if let Some(v) = v
-            && !(v > 0.0 && v <= 1.0)
-        {
+    compute(&s.compute, "compute", origin)?;
+    let mut seen = vec![s.compute.threads];
+    for (i, c) in s.compute_at_threads.iter().enumerate() {
+        let prefix = format!("compute_at_threads.{i}");
+        compute(c, &prefix, origin)?;
+        if c.threads.is_none() || seen.contains(&c.threads) {
             return bad(
-                format!("compute.{name}"),
-                format!("is {v}; expected a fraction in (0, 1]"),
+                format!("{prefix}.threads"),
+                "must be set and differ from every other compute block's: each block holds the \
+                 figures of one thread count"
+                    .into(),
             );
         }
-    }
-    let mut rates: Vec<(String, FlopsPerSec)> = Vec::new();
-    for (ty, r) in &c.kernels {
-        rates.push((format!("compute.kernels.{}.vec", ty.name()), r.vec));
-        rates.push((format!("compute.kernels.{}.mat", ty.name()), r.mat));
-    }
-    if let Some(r) = &c.repacked {
-        rates.push(("compute.repacked.vec".into(), r.rates.vec));
-        rates.push(("compute.repacked.mat".into(), r.rates.mat));
-    }
-    for (field, r) in rates {
-        if !positive(r.0) {
-            return bad(
-                field,
-                format!("is {r}; expected a positive rate such as 80GFLOP/s"),
-            );
-        }
-    }
-    if let Some(h) = c.batch_half
-        && !(h.is_finite() && h >= 0.0)
-    {
-        return bad(
-            "compute.batch_half".into(),
-            format!("is {h}; expected a token count of 0 or more, e.g. 4"),
-        );
-    }
-    for (name, v) in [
-        ("node_overhead", c.node_overhead),
-        ("token_overhead", c.token_overhead),
-    ] {
-        if let Some(v) = v
-            && !(v.0.is_finite() && v.0 >= 0.0)
-        {
-            return bad(
-                format!("compute.{name}"),
-                format!("is {v}; expected a non-negative time such as 2us"),
-            );
-        }
-    }
-    if c.threads == Some(0) {
-        return bad(
-            "compute.threads".into(),
-            "is 0; expected the thread count the figures were measured at".into(),
-        );
-    }
-    for (i, w) in c.read_bw_curve.windows(2).enumerate() {
-        if w[1].working_set.0 <= w[0].working_set.0 {
-            return bad(
-                format!("compute.read_bw_curve.{}.working_set", i + 1),
-                "must be larger than the point before it; list the curve smallest first".into(),
-            );
-        }
-    }
-    for (i, p) in c.read_bw_curve.iter().enumerate() {
-        if !positive(p.working_set.0) || !positive(p.read_bw.0) {
-            return bad(
-                format!("compute.read_bw_curve.{i}"),
-                "needs a positive working_set and read_bw, e.g. {working_set: 64MiB, read_bw: 54GB/s}".into(),
-            );
-        }
+        seen.push(c.threads);
     }
     if s.tiers.is_empty() {
         return bad(
@@ -340,4 +269,95 @@ const MAX_SKEW: f64 = 8.0;
 /// Finite and above zero (NaN fails, which a plain `> 0.0` test would let through when negated).
 fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
+}
+
+/// Checks one compute block, naming fields under `prefix`.
+fn compute(c: &ComputeSpec, prefix: &str, origin: &str) -> Result<(), ConfigError> {
+    let bad = |field: String, msg: String| Err(ConfigError::invalid(origin, field, msg));
+    if !positive(c.peak_flops.0) {
+        return bad(
+            format!("{prefix}.peak_flops"),
+            "must be positive, e.g. 989TFLOP/s".into(),
+        );
+    }
+    let effs = [
+        ("prefill_efficiency", Some(c.prefill_efficiency)),
+        ("decode_efficiency", Some(c.decode_efficiency)),
+        ("attention_efficiency", c.attention_efficiency),
+        ("memory_efficiency", Some(c.memory_efficiency)),
+        ("prompt_attention_efficiency", c.prompt_attention_efficiency),
+        ("quantized_kv_attention", c.quantized_kv_attention),
+        ("no_flash_attention", c.no_flash_attention),
+    ];
+    for (name, v) in effs {
+        if let Some(v) = v
+            && !(v > 0.0 && v <= 1.0)
+        {
+            return bad(
+                format!("{prefix}.{name}"),
+                format!("is {v}; expected a fraction in (0, 1]"),
+            );
+        }
+    }
+    let mut rates: Vec<(String, FlopsPerSec)> = Vec::new();
+    for (ty, r) in &c.kernels {
+        rates.push((format!("{prefix}.kernels.{}.vec", ty.name()), r.vec));
+        rates.push((format!("{prefix}.kernels.{}.mat", ty.name()), r.mat));
+    }
+    if let Some(r) = &c.repacked {
+        rates.push((format!("{prefix}.repacked.vec"), r.rates.vec));
+        rates.push((format!("{prefix}.repacked.mat"), r.rates.mat));
+    }
+    for (field, r) in rates {
+        if !positive(r.0) {
+            return bad(
+                field,
+                format!("is {r}; expected a positive rate such as 80GFLOP/s"),
+            );
+        }
+    }
+    if let Some(h) = c.batch_half
+        && !(h.is_finite() && h >= 0.0)
+    {
+        return bad(
+            format!("{prefix}.batch_half"),
+            format!("is {h}; expected a token count of 0 or more, e.g. 4"),
+        );
+    }
+    for (name, v) in [
+        ("node_overhead", c.node_overhead),
+        ("token_overhead", c.token_overhead),
+    ] {
+        if let Some(v) = v
+            && !(v.0.is_finite() && v.0 >= 0.0)
+        {
+            return bad(
+                format!("{prefix}.{name}"),
+                format!("is {v}; expected a non-negative time such as 2us"),
+            );
+        }
+    }
+    if c.threads == Some(0) {
+        return bad(
+            format!("{prefix}.threads"),
+            "is 0; expected the thread count the figures were measured at".into(),
+        );
+    }
+    for (i, w) in c.read_bw_curve.windows(2).enumerate() {
+        if w[1].working_set.0 <= w[0].working_set.0 {
+            return bad(
+                format!("{prefix}.read_bw_curve.{}.working_set", i + 1),
+                "must be larger than the point before it; list the curve smallest first".into(),
+            );
+        }
+    }
+    for (i, p) in c.read_bw_curve.iter().enumerate() {
+        if !positive(p.working_set.0) || !positive(p.read_bw.0) {
+            return bad(
+                format!("{prefix}.read_bw_curve.{i}"),
+                "needs a positive working_set and read_bw, e.g. {working_set: 64MiB, read_bw: 54GB/s}".into(),
+            );
+        }
+    }
+    Ok(())
 }

@@ -220,7 +220,7 @@ fn a_thread_count_the_profile_does_not_cover_warns_and_its_own_is_the_default() 
     let out = tiersim(&with_t);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("fitted at 2 threads"), "{err}");
+    assert!(err.contains("figures for 2 thread(s) only"), "{err}");
     assert_eq!(
         num(
             &csv_row(&String::from_utf8(out.stdout).unwrap()),
@@ -248,4 +248,34 @@ fn a_weight_type_without_a_kernel_rate_runs_at_the_generic_rate_with_a_warning()
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no kernel rate for iq4_xs"), "{err}");
+}
+
+#[test]
+fn a_profile_covering_two_thread_counts_predicts_each_with_its_own_figures() {
+    let run_t = |t: &str| {
+        tiersim(&[
+            "simulate",
+            "--system",
+            "calibration/zen4-2core-kernels.profile.yaml",
+            "-m",
+            "smollm2-135m-instruct-q4_1",
+            "-p",
+            "512",
+            "-n",
+            "0",
+            "-r",
+            "1",
+            "-o",
+            "csv",
+            "-t",
+            t,
+        ])
+    };
+    let rows = csv_rows(&String::from_utf8(run_t("1,2").stdout).unwrap());
+    let (one, two) = (num(&rows[0], "avg_ts"), num(&rows[1], "avg_ts"));
+    // Two cores prefill faster than one, but not twice as fast (measured: 170 and 315 t/s).
+    assert!(two > 1.4 * one && two < 2.0 * one, "t1 {one}, t2 {two}");
+    assert!(run_t("1,2").stderr.is_empty());
+    let err = String::from_utf8(run_t("4").stderr).unwrap();
+    assert!(err.contains("figures for 2, 1 thread(s) only"), "{err}");
 }
