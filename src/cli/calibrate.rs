@@ -17,7 +17,6 @@ use crate::config::validate;
 use crate::error::Error;
 use crate::model::spec::ModelSpec;
 
-
 /// `tiersim calibrate` flags.
 #[derive(Debug, Clone, Args)]
 pub struct CalibrateArgs {
