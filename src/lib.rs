@@ -17,6 +17,15 @@
 //!   lanes-and-link access model ([`tier::device::Device`]).
 //! - [`engine`]: the event core — a deterministic scheduler and FIFO timelines. It knows nothing
 //!   of models or files.
+//! - [`sim::compute`]: how long a layer's work takes on the compute device. A system whose
+//!   `compute:` block lists `kernels` is timed per kernel: a rate per ggml weight type for one
+//!   token and for many, repacked layouts apart, a batch ramp, fixed costs per graph node (the
+//!   node count follows the architecture), per prompt token and per step, decode and prompt
+//!   attention apart, and the bandwidth the weights see read off a measured
+//!   bandwidth-against-working-set curve; compute and memory time add on a CPU
+//!   (`kernel_memory: serial`) and overlap on a GPU. Without `kernels`, one roofline of
+//!   `peak_flops` × efficiency. `calibrate` fits these figures jointly over several models and
+//!   weight types and reports leave-one-model-out errors (`calibration/CALIBRATION.md`).
 //! - [`sim`]: a model placed on a system ([`sim::machine::Machine`]), KV residency as the context
 //!   grows ([`sim::kv::KvLayout`]), mixture-of-experts routing and the expert cache
 //!   ([`sim::experts`]), what each step of a batch of sequences asks of each layer
