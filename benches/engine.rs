@@ -75,6 +75,20 @@ fn decode_step(c: &mut Criterion) {
     });
 }
 
+fn decode_step_per_kernel(c: &mut Criterion) {
+    // The per-kernel CPU model: Qwen2.5-3B Q4_K_M on the fitted Xeon profile at a 4k context
+    // (repacked q4_K, plain q6_K and q8_0 kernels, the bandwidth curve, serial memory time).
+    let model = load::model(Some("qwen2.5-3b-instruct-q4_k_m"), &[]).unwrap();
+    let system = load::system(Some("calibration/xeon-2core-t2.profile.yaml"), &[]).unwrap();
+    let m = Machine::new(&model.spec, &system.spec).unwrap();
+    let kv = KvLayout::new(&m, QuantType::F16, QuantType::F16, 8192).unwrap();
+    let mut run = Run::new(&m, &kv, rng::stream(1, 0));
+    let step = Step::single(4096, 1, 1);
+    c.bench_function("decode_step_36_layers_per_kernel_cpu", |b| {
+        b.iter(|| black_box(run.step(step)));
+    });
+}
+
 /// Qwen3-30B-A3B on h100-hbf with every routed expert homed on HBF, plus `extra` overrides.
 fn moe_on_hbf(extra: &[&str]) -> Machine {
     let model = load::model(Some("qwen3-30b-a3b-iq4_xs"), &[]).unwrap();
@@ -205,6 +219,7 @@ criterion_group!(
     benches,
     engine,
     decode_step,
+    decode_step_per_kernel,
     ceiling_curve,
     moe_decode_step,
     batched_decode_step,
