@@ -36,6 +36,10 @@ pub const MODELS: &[Preset] = &[
         yaml: include_str!("../../models/llama-3.1-70b-instruct-q4_k_m.yaml"),
     },
     Preset {
+        name: "llama-2-7b-q4_0",
+        yaml: include_str!("../../models/llama-2-7b-q4_0.yaml"),
+    },
+    Preset {
         name: "qwen3-30b-a3b-iq4_xs",
         yaml: include_str!("../../models/qwen3-30b-a3b-iq4_xs.yaml"),
     },
@@ -107,6 +111,14 @@ pub const SYSTEMS: &[Preset] = &[
     Preset {
         name: "cpu-ddr5-server",
         yaml: include_str!("../../models/systems/cpu-ddr5-server.yaml"),
+    },
+    Preset {
+        name: "a100-80gb",
+        yaml: include_str!("../../models/systems/a100-80gb.yaml"),
+    },
+    Preset {
+        name: "rtx4090",
+        yaml: include_str!("../../models/systems/rtx4090.yaml"),
     },
 ];
 

@@ -279,3 +279,145 @@ fn a_profile_covering_two_thread_counts_predicts_each_with_its_own_figures() {
     let err = String::from_utf8(run_t("4").stderr).unwrap();
     assert!(err.contains("figures for 2, 1 thread(s) only"), "{err}");
 }
+
+/// One published llama-bench row of `calibration/gpu-published.csv`, as tiersim runs it.
+struct Published {
+    gpu: String,
+    variant: String,
+    source: String,
+    model: &'static str,
+    model_sets: Vec<String>,
+    case: tiersim::scenario::TestCase,
+    ts: f64,
+}
+
+fn published_rows() -> Vec<Published> {
+    let mut r = csv::Reader::from_path("calibration/gpu-published.csv").unwrap();
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let get = |i: usize| rec.get(i).unwrap().to_owned();
+        let (gpu, variant, model, wtype, test, ts, source, notes) = (
+            get(0),
+            get(1),
+            get(2),
+            get(4),
+            get(6),
+            get(7),
+            get(8),
+            get(10),
+        );
+        let codellama = |ty: &str| {
+            let mut v = vec!["model.vocab=32016".to_owned()];
+            if ty != "q4_0" {
+                for f in ["default", "token_embd", "output"] {
+                    v.push(format!("model.quant.{f}={ty}"));
+                }
+            }
+            v
+        };
+        let (preset, sets) = match (model.as_str(), wtype.as_str()) {
+            ("llama-3-8b", "Q4_K_M") => ("llama-3.1-8b-instruct-q4_k_m", vec![]),
+            ("llama-3-8b", "F16") => ("llama-3.1-8b-instruct-f16", vec![]),
+            ("llama-3-70b", "Q4_K_M") => ("llama-3.1-70b-instruct-q4_k_m", vec![]),
+            ("llama-2-7b", "Q4_0") => ("llama-2-7b-q4_0", vec![]),
+            ("codellama-7b", ty) => ("llama-2-7b-q4_0", codellama(&ty.to_lowercase())),
+            other => panic!("unmapped published model {other:?}"),
+        };
+        // The A100 SXM F16 prompt rows are ~10x below the PCIe card's: a bad run (GPU.md).
+        if gpu == "a100-80gb" && variant.contains("SXM") && wtype == "F16" && test.starts_with("pp")
+        {
+            continue;
+        }
+        let n: u32 = test[2..].parse().unwrap();
+        let mut case = tiersim::scenario::TestCase::default();
+        if test.starts_with("pp") {
+            case.n_prompt = n;
+        } else {
+            case.n_gen = n;
+        }
+        case.flash_attn = Some(notes.contains("this row -fa 1"));
+        if source.contains("6017") {
+            // Build 2412 predates n_ubatch: the whole prompt is one step.
+            case.n_batch = 8192;
+            case.n_ubatch = 8192;
+        }
+        out.push(Published {
+            gpu,
+            variant,
+            source,
+            model: preset,
+            model_sets: sets,
+            case,
+            ts: ts.parse().unwrap(),
+        });
+    }
+    out
+}
+
+/// The preset of `gpu` as the row's card: the H100 PCIe and A100 PCIe rows run the SXM presets
+/// with their own datasheet bandwidth (and, for the H100 PCIe, its SM count and clock), as
+/// `calibration/GPU.md` states.
+fn card_system(gpu: &str, variant: &str) -> tiersim::config::system::SystemSpec {
+    let mut s = tiersim::config::load::system(Some(gpu), &[]).unwrap().spec;
+    if gpu == "h100" && variant.contains("PCIe") {
+        let rate = (114.0 * 1.755) / (132.0 * 1.98);
+        s.tiers[0].read_bw = tiersim::units::BytesPerSec(2e12);
+        s.compute.peak_flops = tiersim::units::FlopsPerSec(757.1e12);
+        for r in s.compute.kernels.values_mut() {
+            r.vec = r.vec * rate;
+            r.mat = r.mat * rate;
+        }
+        s.compute.node_overhead = s.compute.node_overhead.map(|n| n * (1.98 / 1.755));
+    }
+    if gpu == "a100-80gb" && variant.contains("PCIe") {
+        s.tiers[0].read_bw = tiersim::units::BytesPerSec(1.935e12);
+    }
+    s
+}
+
+#[test]
+fn gpu_presets_meet_the_published_llama_bench_rows() {
+    let rows = published_rows();
+    assert!(rows.len() > 50);
+    let mut errors: std::collections::BTreeMap<(String, bool), Vec<f64>> = Default::default();
+    for r in &rows {
+        let sets: Vec<tiersim::config::load::Override> = r
+            .model_sets
+            .iter()
+            .map(|s| tiersim::config::load::Override::parse(s).unwrap())
+            .collect();
+        let model = tiersim::config::load::model(Some(r.model), &sets)
+            .unwrap()
+            .spec;
+        let m =
+            tiersim::sim::machine::Machine::new(&model, &card_system(&r.gpu, &r.variant)).unwrap();
+        let out = run(&m, &r.case, 1, 1);
+        let err = (avg_ts(&r.case, &out) / r.ts - 1.0).abs() * 100.0;
+        errors
+            .entry((r.gpu.clone(), r.case.n_prompt > 0))
+            .or_default()
+            .push(err);
+        assert!(err < 60.0, "{} {} {}: {err:.1} %", r.gpu, r.model, r.source);
+    }
+    for ((gpu, pp), mut e) in errors {
+        e.sort_by(f64::total_cmp);
+        let median = e[e.len() / 2];
+        // Fitted presets within 15 %, datasheet-scaled ones (their rows are the check) 25 %.
+        let bound = if gpu == "h100" || gpu == "rtx4080" {
+            15.0
+        } else {
+            25.0
+        };
+        let kind = if pp { "pp" } else { "tg" };
+        eprintln!(
+            "{gpu} {kind}: median |error| {median:.1} % over {} rows",
+            e.len()
+        );
+        assert!(
+            median <= bound,
+            "{gpu} {kind}: median {median:.1} % over {} rows",
+            e.len()
+        );
+    }
+}

@@ -143,10 +143,18 @@ fn moe_with_local_experts_decodes_at_the_dense_rate_of_its_active_parameters() {
     assert_eq!(router, 2048.0 * 64.0 * 18.0 / 32.0);
 
     let case = tg(64, 1);
-    let dense_out = run(&place(&dense, &preset_system("h100", &[])), &case, 1, 1);
+    // Without per-node costs: the MoE's graph has more nodes than its dense twin's, a cost
+    // this identity is not about.
+    let no_nodes = "compute.node_overhead=0s";
+    let dense_out = run(
+        &place(&dense, &preset_system("h100", &[no_nodes])),
+        &case,
+        1,
+        1,
+    );
     let dense_rate = rate(&case, &dense_out);
     for routing in ["sampled", "expected"] {
-        let sys = preset_system("h100", &[&format!("experts.routing={routing}")]);
+        let sys = preset_system("h100", &[&format!("experts.routing={routing}"), no_nodes]);
         let m = place(&moe, &sys);
         let out = run(&m, &case, 1, 1);
         let moe_rate = rate(&case, &out);
@@ -372,7 +380,7 @@ fn batched_decode_scales_until_the_roofline_crossover_then_flattens() {
     let t = ModelTraffic::new(&spec);
 
     // Memory-bound: each extra sequence is nearly free (the preset as it is, overheads included).
-    let m = place(&spec, &preset_system("h100", &[]));
+    let m = place(&spec, &preset_system("h100", &["compute.node_overhead=0s"]));
     let case = |b| tg(16, b);
     let r1 = rate(&case(1), &run(&m, &case(1), 1, 1));
     for b in [2, 4, 8] {
@@ -384,7 +392,11 @@ fn batched_decode_scales_until_the_roofline_crossover_then_flattens() {
     // Without fixed overheads the step time is the roofline alone.
     let sys = preset_system(
         "h100",
-        &["compute.layer_overhead=0s", "compute.step_overhead=0s"],
+        &[
+            "compute.layer_overhead=0s",
+            "compute.step_overhead=0s",
+            "compute.node_overhead=0s",
+        ],
     );
     let m = place(&spec, &sys);
     let c = &sys.compute;
