@@ -1,7 +1,9 @@
 //! Loading specs: a preset name or a YAML file, then `--set` overrides, then the schema, then
 //! validation — each step reporting where it failed.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_yaml::Value;
@@ -227,10 +229,7 @@ pub(crate) fn load_text<T: DeserializeOwned>(
     sets: &[Override],
     target: Target,
 ) -> Result<Loaded<T>, ConfigError> {
-    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
-        origin: origin.clone(),
-        message: format!("not valid YAML: {e}"),
-    })?;
+    let mut doc = parsed(&text, &origin)?;
     for set in sets {
         let (t, path) = set.target();
         if t == target {
@@ -239,6 +238,32 @@ pub(crate) fn load_text<T: DeserializeOwned>(
     }
     let spec = from_value(doc, &origin)?;
     Ok(Loaded { spec, origin })
+}
+
+/// The YAML document of `text`, parsed once per process: a sweep resolves every point from
+/// the same preset text with its own overrides, and parsing a preset with its evidence costs
+/// more than simulating a short test.
+fn parsed(text: &str, origin: &str) -> Result<Value, ConfigError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    /// Texts above this size are parsed every time rather than kept.
+    const MAX_CACHED_TEXT: usize = 1 << 20;
+    /// Distinct documents kept; beyond it the cache stops growing.
+    const MAX_CACHED_DOCS: usize = 256;
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(doc) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
+        return Ok(doc);
+    }
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: format!("not valid YAML: {e}"),
+    })?;
+    if text.len() <= MAX_CACHED_TEXT
+        && let Ok(mut c) = cache.lock()
+        && c.len() < MAX_CACHED_DOCS
+    {
+        c.insert(text.to_owned(), doc.clone());
+    }
+    Ok(doc)
 }
 
 /// Reads a file when `name` is one (or looks like one), else the embedded preset.
