@@ -338,6 +338,7 @@ pub fn select(
 
     let mut points = Vec::new();
     let mut unusable = Vec::new();
+    let mut uncovered = Vec::new();
     for (row, model) in rows.into_iter().zip(assigned) {
         if let (Some(t), Some(c)) = (row.n_threads, chosen)
             && t != c
@@ -346,6 +347,10 @@ pub fn select(
         }
         if !(row.avg_ts.is_finite() && row.avg_ts > 0.0) || row.n_prompt + row.n_gen == 0 {
             unusable.push(row.source.to_string());
+            continue;
+        }
+        if let Some(setting) = uncovered_setting(&row) {
+            uncovered.push(format!("{} ({setting})", row.source));
             continue;
         }
         let case = case_of(&row, chosen)?;
@@ -361,6 +366,13 @@ pub fn select(
             "{} rows without a positive rate or without tokens left out ({})",
             unusable.len(),
             unusable.join(", ")
+        ));
+    }
+    if !uncovered.is_empty() {
+        notes.push(format!(
+            "{} rows with a setting the simulator's physics does not cover left out, not fitted: {}",
+            uncovered.len(),
+            uncovered.join(", ")
         ));
     }
     if points.is_empty() {
@@ -409,6 +421,26 @@ fn case_of(row: &BenchRow, threads: Option<u32>) -> Result<TestCase, CalibrateEr
             .get("repack")
             .is_none_or(|v| v != "false" && v != "0"),
         stage_from: None,
+    })
+}
+
+/// llama-bench settings that change speed in ways the simulator does not model, with the
+/// values it does (llama-bench's defaults). Flash attention, KV types, batch sizes, threads and
+/// repacking are modelled; `load_mode` changes only the untimed load.
+const UNCOVERED: [(&str, &[&str]); 6] = [
+    ("poll", &["50"]),
+    ("cpu_mask", &["0x0"]),
+    ("cpu_strict", &["false", "0"]),
+    ("embeddings", &["false", "0"]),
+    ("no_op_offload", &["0", "false"]),
+    ("n_cpu_moe", &["0"]),
+];
+
+/// The first setting of `row` the physics does not cover, as `key=value`.
+fn uncovered_setting(row: &BenchRow) -> Option<String> {
+    UNCOVERED.iter().find_map(|(key, ok)| {
+        let v = row.extra.get(*key)?;
+        (!ok.contains(&v.trim())).then(|| format!("{key}={v}"))
     })
 }
 
@@ -681,6 +713,28 @@ mod tests {
         let models: Vec<usize> = s.points.iter().map(|p| p.model).collect();
         assert_eq!(models, [1, 0]);
         assert_eq!(s.threads, Some(2));
+    }
+
+    #[test]
+    fn rows_with_settings_the_physics_does_not_cover_are_listed_not_fitted() {
+        let text = r#"{"model_type": "m", "model_size": 96576768, "n_threads": 2, "n_prompt": 64, "n_gen": 0, "avg_ts": 300.0, "stddev_ts": 1.0, "poll": 50}
+{"model_type": "m", "model_size": 96576768, "n_threads": 2, "n_prompt": 64, "n_gen": 0, "avg_ts": 280.0, "stddev_ts": 1.0, "poll": 0}
+{"model_type": "m", "model_size": 96576768, "n_threads": 2, "n_prompt": 0, "n_gen": 16, "avg_ts": 100.0, "stddev_ts": 1.0, "flash_attn": 0, "repack": false}
+"#;
+        let s = select(rows(text), &[smollm2()], None, &[]).unwrap();
+        // Flash attention off and repacking off are modelled; a poll of 0 is not.
+        assert_eq!(s.points.len(), 2);
+        assert_eq!(s.points[1].case.flash_attn, Some(false));
+        assert!(!s.points[1].case.repack);
+        let note = s
+            .notes
+            .iter()
+            .find(|n| n.contains("does not cover"))
+            .unwrap();
+        assert!(
+            note.starts_with("1 rows") && note.contains("poll=0"),
+            "{note}"
+        );
     }
 
     #[test]
