@@ -136,7 +136,20 @@ impl Param {
         if no_flash {
             out.push(Param::NoFlashAttention);
         }
-        for ty in kernel_types(models, base) {
+        let mut kernels = kernel_types(models, base);
+        // The base's other kernels ride along: the fit carries them at the level the rows set,
+        // so that the profile's rates for types these models do not use are not left at an
+        // operator profile's scale.
+        for ty in base.kernels.keys() {
+            if !kernels.contains(&Some(*ty)) {
+                kernels.push(Some(*ty));
+            }
+        }
+        if base.repacked.is_some() && !kernels.contains(&None) {
+            kernels.push(None);
+        }
+        kernels.sort();
+        for ty in kernels {
             match ty {
                 None => out.extend([Param::RepackedVec, Param::RepackedMat]),
                 Some(ty) => out.extend([Param::KernelVec(ty), Param::KernelMat(ty)]),
@@ -336,6 +349,12 @@ impl Param {
 /// The kernels the models run on `base`: `None` for the repacked layout, `Some(type)` for a
 /// type's plain layout; in a stable order.
 pub fn kernel_types(models: &[ModelSpec], base: &ComputeSpec) -> Vec<Option<QuantType>> {
+    kernels_of(models, base, true)
+}
+
+/// [`kernel_types`], with the output head's kernel or without it: llama-bench's tests compute
+/// one token's logits per step, so the head's type is seen one-token only.
+fn kernels_of(models: &[ModelSpec], base: &ComputeSpec, head: bool) -> Vec<Option<QuantType>> {
     let repacks = |ty: QuantType| {
         base.repacked
             .as_ref()
@@ -361,7 +380,9 @@ pub fn kernel_types(models: &[ModelSpec], base: &ComputeSpec) -> Vec<Option<Quan
                 push(Some(s.ty));
             }
         }
-        push(Some(t.head_type));
+        if head {
+            push(Some(t.head_type));
+        }
     }
     out.sort();
     out
@@ -544,6 +565,9 @@ pub struct Fit {
     pub evals: usize,
     /// Leave-one-out, unless off.
     pub loo: Option<Loo>,
+    /// Kernel rates no fitted model runs, carried from the base at the median fitted/base
+    /// ratio of the kernels the rows determine.
+    pub carried: Vec<Param>,
 }
 
 /// The weights of the included points: each kind present totals 1.
@@ -768,15 +792,22 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
     };
     let mut values: Vec<f64> = obj.values(&best.x);
     if per_kernel {
-        carry_scale(problem, &params, &all, &mut values);
+        effective_mat(&params, &mut values);
     }
+    let carried = if per_kernel {
+        carry_scale(problem, &params, &all, &mut values)
+    } else {
+        Vec::new()
+    };
     let values: Vec<f64> = values.into_iter().map(round_sig).collect();
     let report: Vec<Param> = if per_kernel {
         params.clone()
     } else {
         Param::ALL.to_vec()
     };
-    finish(problem, opts, &params, &report, &best, evals, values)
+    let mut fit = finish(problem, opts, &params, &report, &best, evals, values)?;
+    fit.carried = carried;
+    Ok(fit)
 }
 
 /// Nelder–Mead from the base values and the best distinct points of a Halton sample.
@@ -876,7 +907,25 @@ fn finish(
         rms_log_error,
         evals,
         loo,
+        carried: Vec::new(),
     })
+}
+
+/// A many-token rate below its kernel's one-token rate is never used (a step runs at the faster
+/// of the two), and reads as the rate the fit actually settled on when raised to it: the level
+/// that carries to other kernels.
+fn effective_mat(params: &[Param], values: &mut [f64]) {
+    let value = |p: Param, values: &[f64]| params.iter().position(|&q| q == p).map(|i| values[i]);
+    for i in 0..params.len() {
+        let vec = match params[i] {
+            Param::KernelMat(t) => value(Param::KernelVec(t), values),
+            Param::RepackedMat => value(Param::RepackedVec, values),
+            _ => None,
+        };
+        if let Some(v) = vec {
+            values[i] = values[i].max(v);
+        }
+    }
 }
 
 /// Carries the kernel rates the included rows determine to the kernels they do not see: a
@@ -884,7 +933,13 @@ fn finish(
 /// by the median ratio of fitted to base rate of the kernels of the same kind (one-token or
 /// many-token) that were seen. Kernel rate ratios between weight types are a property of
 /// llama.cpp's code on an instruction set; the level is the machine's.
-fn carry_scale(problem: &Problem, params: &[Param], include: &[bool], values: &mut [f64]) {
+fn carry_scale(
+    problem: &Problem,
+    params: &[Param],
+    include: &[bool],
+    values: &mut [f64],
+) -> Vec<Param> {
+    let mut carried = Vec::new();
     let used_models: Vec<ModelSpec> = problem
         .models
         .iter()
@@ -898,7 +953,15 @@ fn carry_scale(problem: &Problem, params: &[Param], include: &[bool], values: &m
         })
         .map(|(_, spec)| spec.clone())
         .collect();
-    let seen = kernel_types(&used_models, &problem.base.compute);
+    let seen_vec = kernels_of(&used_models, &problem.base.compute, true);
+    let seen_mat = kernels_of(&used_models, &problem.base.compute, false);
+    let seen = |k: &Option<QuantType>, is_vec: bool| {
+        if is_vec {
+            seen_vec.contains(k)
+        } else {
+            seen_mat.contains(k)
+        }
+    };
     let kernel = |p: Param| match p {
         Param::KernelVec(t) => Some((Some(t), true)),
         Param::KernelMat(t) => Some((Some(t), false)),
@@ -912,23 +975,28 @@ fn carry_scale(problem: &Problem, params: &[Param], include: &[bool], values: &m
             .zip(values.iter())
             .filter_map(|(&p, &v)| {
                 let (k, is_vec) = kernel(p)?;
-                (is_vec == vec_kind && seen.contains(&k)).then(|| v / p.get(&problem.base.compute))
+                (is_vec == vec_kind && seen(&k, is_vec))
+                    .then(|| (v / p.get(&problem.base.compute)).ln())
             })
             .collect();
         if ratios.is_empty() {
             continue;
         }
         ratios.sort_by(f64::total_cmp);
-        let median = ratios[ratios.len() / 2];
+        let n = ratios.len();
+        // The geometric median: the middle ratio, or the geometric mean of the middle two.
+        let median = ((ratios[(n - 1) / 2] + ratios[n / 2]) / 2.0).exp();
         for (&p, v) in params.iter().zip(values.iter_mut()) {
             if let Some((k, is_vec)) = kernel(p)
                 && is_vec == vec_kind
-                && !seen.contains(&k)
+                && !seen(&k, is_vec)
             {
                 *v = p.get(&problem.base.compute) * median;
+                carried.push(p);
             }
         }
     }
+    carried
 }
 
 fn dedup(params: &[Param]) -> Vec<Param> {
@@ -990,6 +1058,7 @@ fn leave_out(
             };
             let mut values: Vec<f64> = obj.values(&best.x);
             if per_kernel {
+                effective_mat(params, &mut values);
                 carry_scale(problem, params, &include, &mut values);
             }
             let values: Vec<f64> = values.into_iter().map(round_sig).collect();

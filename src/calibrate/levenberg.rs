@@ -35,9 +35,24 @@ where
         let cols: Vec<Option<Vec<f64>>> = (0..n)
             .into_par_iter()
             .map(|j| {
-                let mut xj = x.clone();
-                xj[j] += STEP;
-                r(&xj).map(|rj| rj.iter().zip(&res).map(|(a, b)| (a - b) / STEP).collect())
+                // Forward, or backward where the forward step changes nothing (a parameter at
+                // the upper end of its range, where the model clamps it).
+                let column = |h: f64| {
+                    let mut xj = x.clone();
+                    xj[j] += h;
+                    r(&xj).map(|rj| {
+                        rj.iter()
+                            .zip(&res)
+                            .map(|(a, b)| (a - b) / h)
+                            .collect::<Vec<f64>>()
+                    })
+                };
+                let forward = column(STEP)?;
+                if forward.iter().all(|v| *v == 0.0) {
+                    column(-STEP)
+                } else {
+                    Some(forward)
+                }
             })
             .collect();
         evals += n;

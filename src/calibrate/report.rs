@@ -323,7 +323,13 @@ pub fn param_lines(fit: &Fit, models: &[ModelSpec]) -> Vec<ParamLine> {
         .iter()
         .map(|p: &ParamFit| {
             let effective = effective(sys, p.param, p.value, &layers);
+            let carried = fit.carried.contains(&p.param);
             let status = match (p.free, p.at_bound, p.constrained()) {
+                (true, _, _) if carried => format!(
+                    "carried: no fitted model runs this kernel; the base's rate × the median \
+                     fitted/base ratio (a model of this type with `llama-bench {}` would pin it)",
+                    crate::calibrate::plan::run_for(p.param).0
+                ),
                 (false, _, _) => "kept (not fitted)".to_owned(),
                 (true, true, _) => "fitted, at a bound".to_owned(),
                 (true, false, true) => "fitted".to_owned(),

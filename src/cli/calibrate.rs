@@ -379,6 +379,22 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
             "{provenance}: {} ({}; a ±20 % change moves the predictions by {:.2} %)",
             line.fitted, line.effective, p.sensitivity_pct
         );
+        if fit.carried.contains(&p.param) {
+            let text = format!(
+                "{provenance}: no fitted model runs this kernel, so it is carried: the base's \
+                 {} (base evidence: {}) times the median fitted/base ratio of the kernels the \
+                 rows determine = {}",
+                line.base,
+                base.spec
+                    .evidence
+                    .get("compute.kernels")
+                    .or_else(|| base.spec.evidence.get(&p.param.path()))
+                    .map_or("none", String::as_str),
+                line.fitted
+            );
+            profile.evidence.insert(p.param.path(), text);
+            continue;
+        }
         if !p.constrained() {
             let was = base
                 .spec
