@@ -90,18 +90,22 @@ impl KernelModel {
         };
         let mut fallback = Vec::new();
         let mut rates = |ty: QuantType, repackable: bool| -> (KernelRates, KernelRates) {
-            let plain = match c.kernels.get(&ty) {
-                Some(r) => *r,
-                None => {
-                    if !fallback.contains(&ty) {
-                        fallback.push(ty);
-                    }
-                    generic
-                }
-            };
+            let plain = c.kernels.get(&ty).copied();
             match &c.repacked {
-                Some(r) if repackable && r.types.contains(&ty) => (r.rates, plain),
-                _ => (plain, plain),
+                // Repacked weights run their own kernel; the plain rate only matters with
+                // `--repack 0`, where a missing one falls back silently to the generic rate.
+                Some(r) if repackable && r.types.contains(&ty) => {
+                    (r.rates, plain.unwrap_or(generic))
+                }
+                _ => {
+                    let plain = plain.unwrap_or_else(|| {
+                        if !fallback.contains(&ty) {
+                            fallback.push(ty);
+                        }
+                        generic
+                    });
+                    (plain, plain)
+                }
             }
         };
         let mut resolve = |mix: &KernelMix| -> Vec<Kernel> {
@@ -125,8 +129,10 @@ impl KernelModel {
             .iter()
             .map(|k| [resolve(&k.attn), resolve(&k.ffn), resolve(&k.expert)])
             .collect();
-        // The head's rows are the vocabulary: a multiple of 8 in every released model, but
-        // llama.cpp does not repack the token embedding that a tied head shares.
+        // The head is timed in its plain layout: a tied head is the token embedding, which
+        // llama.cpp keeps out of the repacked buffer (the logs: `token_embd.weight cannot be
+        // used with preferred buffer type CPU_REPACK`); an untied head of a repackable type
+        // would be repacked, which this approximates.
         let (head_rates, _) = rates(t.head_type, false);
         let head = Kernel {
             params: t.head_params,
