@@ -92,6 +92,8 @@ pub enum Param {
     QuantizedKvAttention,
     /// `compute.no_flash_attention`: attention rate kept without flash attention.
     NoFlashAttention,
+    /// `compute.quantized_kv_prompt_attention`: prompt attention kept with a quantised cache.
+    QuantizedKvPromptAttention,
     /// `compute.kernels.<type>.vec`: the one-token kernel of a weight type.
     KernelVec(QuantType),
     /// `compute.kernels.<type>.mat`: the many-token kernel of a weight type.
@@ -132,6 +134,7 @@ impl Param {
         ];
         if quantized_kv {
             out.push(Param::QuantizedKvAttention);
+            out.push(Param::QuantizedKvPromptAttention);
         }
         if no_flash {
             out.push(Param::NoFlashAttention);
@@ -173,6 +176,7 @@ impl Param {
             Self::BatchHalf => "batch_half".into(),
             Self::QuantizedKvAttention => "quantized_kv_attention".into(),
             Self::NoFlashAttention => "no_flash_attention".into(),
+            Self::QuantizedKvPromptAttention => "quantized_kv_prompt_attention".into(),
             Self::KernelVec(t) => format!("kernels.{}.vec", t.name()),
             Self::KernelMat(t) => format!("kernels.{}.mat", t.name()),
             Self::RepackedVec => "repacked.vec".into(),
@@ -197,6 +201,7 @@ impl Param {
             Self::BatchHalf,
             Self::QuantizedKvAttention,
             Self::NoFlashAttention,
+            Self::QuantizedKvPromptAttention,
             Self::RepackedVec,
             Self::RepackedMat,
         ];
@@ -280,6 +285,10 @@ impl Param {
             Self::BatchHalf => c.batch_half.unwrap_or(0.0),
             Self::QuantizedKvAttention => c.quantized_kv_attention.unwrap_or(1.0),
             Self::NoFlashAttention => c.no_flash_attention.unwrap_or(1.0),
+            Self::QuantizedKvPromptAttention => c
+                .quantized_kv_prompt_attention
+                .or(c.quantized_kv_attention)
+                .unwrap_or(1.0),
             Self::KernelVec(t) => c
                 .kernels
                 .get(&t)
@@ -318,6 +327,7 @@ impl Param {
             Self::BatchHalf => c.batch_half = Some(v),
             Self::QuantizedKvAttention => c.quantized_kv_attention = Some(v),
             Self::NoFlashAttention => c.no_flash_attention = Some(v),
+            Self::QuantizedKvPromptAttention => c.quantized_kv_prompt_attention = Some(v),
             Self::KernelVec(t) => c.kernels.entry(t).or_insert(generic).vec = FlopsPerSec(v),
             Self::KernelMat(t) => c.kernels.entry(t).or_insert(generic).mat = FlopsPerSec(v),
             Self::RepackedVec | Self::RepackedMat => {

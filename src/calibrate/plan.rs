@@ -27,7 +27,7 @@ pub fn run_for(p: Param) -> (&'static str, &'static str) {
             "-p 128 -n 0 -d 0,1024,4096",
             "prompt ubatches at depth add batched attention",
         ),
-        Param::QuantizedKvAttention => (
+        Param::QuantizedKvAttention | Param::QuantizedKvPromptAttention => (
             "-p 512 -n 32 -d 0,2048 -ctk f16,q8_0 -ctv f16,q8_0 -fa 1",
             "the same tests with a quantised cache",
         ),

@@ -382,6 +382,9 @@ fn effective(sys: &SystemSpec, p: Param, v: f64, layers: &[String]) -> String {
         Param::BatchHalf => "tokens to half the many-token rate".to_owned(),
         Param::QuantizedKvAttention => "of the attention rate, KV cache quantised".to_owned(),
         Param::NoFlashAttention => "of the attention rate, flash attention off".to_owned(),
+        Param::QuantizedKvPromptAttention => {
+            "of the prompt attention rate, KV cache quantised".to_owned()
+        }
         Param::KernelVec(_) | Param::RepackedVec => "one-token kernel".to_owned(),
         Param::KernelMat(_) | Param::RepackedMat => "many-token kernel".to_owned(),
     }

@@ -106,6 +106,10 @@ pub struct ComputeSpec {
     /// roofline when given. Points in increasing working-set order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read_bw_curve: Vec<CachePoint>,
+    /// The same for multi-token (prompt) steps, where the dequantisation is not amortised over
+    /// one query but repeated per query block; defaults to `quantized_kv_attention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantized_kv_prompt_attention: Option<f64>,
     /// Fraction of the attention rate kept without flash attention (`-fa 0`): the scores are
     /// written out and read back instead of staying in registers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -287,6 +287,10 @@ fn compute(c: &ComputeSpec, prefix: &str, origin: &str) -> Result<(), ConfigErro
         ("memory_efficiency", Some(c.memory_efficiency)),
         ("prompt_attention_efficiency", c.prompt_attention_efficiency),
         ("quantized_kv_attention", c.quantized_kv_attention),
+        (
+            "quantized_kv_prompt_attention",
+            c.quantized_kv_prompt_attention,
+        ),
         ("no_flash_attention", c.no_flash_attention),
     ];
     for (name, v) in effs {

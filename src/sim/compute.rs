@@ -254,10 +254,13 @@ pub fn attention_rate(
     } else {
         c.attention_efficiency()
     };
-    let q = if quantized_kv {
-        c.quantized_kv_attention.unwrap_or(1.0)
-    } else {
-        1.0
+    let q = match (quantized_kv, tokens_per_seq > 1) {
+        (false, _) => 1.0,
+        (true, false) => c.quantized_kv_attention.unwrap_or(1.0),
+        (true, true) => c
+            .quantized_kv_prompt_attention
+            .or(c.quantized_kv_attention)
+            .unwrap_or(1.0),
     };
     let fa = if flash_attn {
         1.0
