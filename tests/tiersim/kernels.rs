@@ -421,3 +421,20 @@ fn gpu_presets_meet_the_published_llama_bench_rows() {
         );
     }
 }
+
+#[test]
+fn calibrate_without_the_machines_base_system_is_refused() {
+    let out = scratch("no-base").join("p.yaml");
+    fails_with(
+        &[
+            "calibrate",
+            "tests/data/llama-bench/runs/smollm2-135m-q4_1__tg_sweep__t2.json",
+            "--model",
+            "smollm2-135m-instruct-q4_1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--system", "borrowed silently"],
+    );
+    assert!(!out.exists());
+}
