@@ -152,11 +152,12 @@ impl KernelModel {
         })
     }
 
-    fn rate(&self, r: KernelRates, tokens: u32) -> FlopsPerSec {
-        if tokens <= 1 {
+    /// The rate of a kernel whose every weight block serves `tokens` tokens.
+    fn rate(&self, r: KernelRates, tokens: f64) -> FlopsPerSec {
+        if tokens <= 1.0 {
             return r.vec;
         }
-        let t = f64::from(tokens);
+        let t = tokens;
         let batched = r.mat * (t / (t + self.batch_half));
         if batched.0 > r.vec.0 { batched } else { r.vec }
     }
@@ -170,7 +171,23 @@ impl KernelModel {
             .iter()
             .map(|k| {
                 let r = if repack { k.rates } else { k.plain };
-                Flops(2.0 * k.params * t) / self.rate(r, tokens)
+                Flops(2.0 * k.params * t) / self.rate(r, t)
+            })
+            .sum()
+    }
+
+    /// Kernel time of layer `layer`'s routed experts over `pairs` token-expert pairs spread
+    /// over `distinct` experts: each expert's matmul batches only the tokens routed to it, so
+    /// the rate is that of `pairs / distinct` tokens, not of the whole step's.
+    pub fn expert_time(&self, layer: usize, pairs: u32, distinct: f64, repack: bool) -> Seconds {
+        let kernels = &self.layers[layer][Class::Expert as usize];
+        let t = f64::from(pairs);
+        let per_expert = if distinct > 0.0 { t / distinct } else { t };
+        kernels
+            .iter()
+            .map(|k| {
+                let r = if repack { k.rates } else { k.plain };
+                Flops(2.0 * k.params * t) / self.rate(r, per_expert)
             })
             .sum()
     }
@@ -180,7 +197,8 @@ impl KernelModel {
         if outputs == 0 {
             return Seconds::ZERO;
         }
-        Flops(2.0 * self.head.params * f64::from(outputs)) / self.rate(self.head.rates, outputs)
+        let o = f64::from(outputs);
+        Flops(2.0 * self.head.params * o) / self.rate(self.head.rates, o)
     }
 
     /// Fixed costs of one layer in a step of `tokens` tokens: its graph nodes (three more
@@ -296,5 +314,29 @@ mod tests {
         // Log-log: the geometric midpoint of sizes maps to the geometric mean of rates.
         approx::assert_relative_eq!(mid, (100e9f64 * 50e9).sqrt(), max_relative = 1e-12);
         assert!(curve_bandwidth(&[], Bytes(1.0)).is_none());
+    }
+}
+
+#[cfg(test)]
+mod expert_tests {
+    use crate::config::load;
+    use crate::sim::machine::Machine;
+
+    #[test]
+    fn each_expert_batches_only_its_own_tokens() {
+        let model = load::model(Some("qwen3-30b-a3b-iq4_xs"), &[]).unwrap();
+        let sets = [load::Override::parse("compute.batch_half=8").unwrap()];
+        let system = load::system(Some("h100"), &sets).unwrap();
+        let m = Machine::new(&model.spec, &system.spec).unwrap();
+        let k = m.kernels.as_ref().unwrap();
+        // One token per expert runs the one-token kernel however many pairs the step holds.
+        let single = k.expert_time(0, 8, 8.0, true).0;
+        let spread = k.expert_time(0, 512, 512.0, true).0;
+        approx::assert_relative_eq!(spread, single * 64.0, max_relative = 1e-12);
+        // 4,096 pairs over 128 experts batch 32 tokens each: slower per pair than one
+        // 4,096-token matmul would be, faster than one token at a time.
+        let routed = k.expert_time(0, 4096, 128.0, true).0;
+        let one_matmul = k.expert_time(0, 4096, 1.0, true).0;
+        assert!(one_matmul < routed && routed < single * 512.0);
     }
 }

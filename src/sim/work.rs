@@ -218,12 +218,18 @@ impl StepWork {
             };
             reads[0] += r.cached;
             writes[0] += r.fill;
+            // Experts the step's tokens use: counted by the router, else expected.
+            let distinct = if r.hits + r.misses > 0 {
+                f64::from(r.hits + r.misses)
+            } else {
+                w.experts_read(batch)
+            };
             match expert_host {
                 Some(h) => {
                     // Tokens' expert uses split between device and host as their experts do.
-                    let distinct = r.hits + r.misses;
-                    let host_share = if distinct > 0 {
-                        f64::from(r.misses) / f64::from(distinct)
+                    let routed_to = r.hits + r.misses;
+                    let host_share = if routed_to > 0 {
+                        f64::from(r.misses) / f64::from(routed_to)
                     } else {
                         1.0
                     };
@@ -231,15 +237,15 @@ impl StepWork {
                     self.host_reads[homes.experts] += r.home;
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
-                        device_kernels += k.class_time(l, Class::Expert, pairs, options.repack)
-                            * (1.0 - host_share);
+                        device_kernels +=
+                            k.expert_time(l, pairs, distinct, options.repack) * (1.0 - host_share);
                     }
                 }
                 None => {
                     reads[homes.experts] += r.home;
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
-                        device_kernels += k.class_time(l, Class::Expert, pairs, options.repack);
+                        device_kernels += k.expert_time(l, pairs, distinct, options.repack);
                     }
                 }
             }
