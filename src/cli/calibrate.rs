@@ -117,6 +117,24 @@ struct Inputs {
     selection: Selection,
 }
 
+/// The `--set` overrides and the `--model` models they apply to.
+fn load_models(
+    model: &[String],
+    set: &[String],
+) -> Result<(Vec<Override>, Vec<Loaded<ModelSpec>>), CalibrateError> {
+    let sets = set
+        .iter()
+        .map(|s| Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let models = model
+        .iter()
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty())
+        .map(|m| load::model(Some(m), &sets))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((sets, models))
+}
+
 fn load_inputs(
     files: &[PathBuf],
     model: &[String],
@@ -124,19 +142,7 @@ fn load_inputs(
     exclude: &[String],
     threads: Option<u32>,
 ) -> Result<Inputs, CalibrateError> {
-    let sets = set
-        .iter()
-        .map(|s| Override::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let names: Vec<&str> = model
-        .iter()
-        .map(|m| m.trim())
-        .filter(|m| !m.is_empty())
-        .collect();
-    let models = names
-        .iter()
-        .map(|m| load::model(Some(m), &sets))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (sets, models) = load_models(model, set)?;
     let exclude = exclude
         .iter()
         .map(|e| Exclusion::parse(e))
@@ -206,17 +212,7 @@ fn context(inputs: &Inputs, files: &[PathBuf], system: &Loaded<SystemSpec>) -> V
 
 /// `calibrate --plan`: the runs that determine every figure for the given models.
 fn plan(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateError> {
-    let sets = args
-        .set
-        .iter()
-        .map(|s| Override::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let models = args
-        .model
-        .iter()
-        .filter(|m| !m.trim().is_empty())
-        .map(|m| load::model(Some(m.trim()), &sets))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (sets, models) = load_models(&args.model, &args.set)?;
     let specs: Vec<ModelSpec> = models.iter().map(|m| m.spec.clone()).collect();
     let base = match &args.system {
         Some(s) => Some(load::system(Some(s), &sets)?.spec),
@@ -303,11 +299,10 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
     };
     let per_kernel = base.spec.compute.per_kernel();
     let candidates: Vec<Param> = if per_kernel {
-        let quantized = problem.points.iter().any(|p| {
-            let f =
-                |t: crate::model::quant::QuantType| t.name().starts_with('f') || t.name() == "bf16";
-            !(f(p.case.type_k) && f(p.case.type_v))
-        });
+        let quantized = problem
+            .points
+            .iter()
+            .any(|p| !(p.case.type_k.is_float() && p.case.type_v.is_float()));
         let no_flash = problem
             .points
             .iter()

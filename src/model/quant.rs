@@ -34,6 +34,12 @@ pub enum QuantType {
 }
 
 impl QuantType {
+    /// Whether elements are stored as plain floats (`f32`, `f16`, `bf16`), which kernels read
+    /// without dequantising.
+    pub const fn is_float(self) -> bool {
+        matches!(self, QuantType::F32 | QuantType::F16 | QuantType::Bf16)
+    }
+
     /// Elements per block and bytes per block (ggml's `blck_size` and `type_size`).
     pub const fn block(self) -> (u32, u32) {
         use QuantType::*;

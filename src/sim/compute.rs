@@ -157,37 +157,34 @@ impl KernelModel {
         if tokens <= 1.0 {
             return r.vec;
         }
-        let t = tokens;
-        let batched = r.mat * (t / (t + self.batch_half));
+        let batched = r.mat * (tokens / (tokens + self.batch_half));
         if batched.0 > r.vec.0 { batched } else { r.vec }
     }
 
     /// Kernel time of `class` of layer `layer` over `tokens` tokens (for experts, `tokens` is
     /// the number of token-expert pairs), with weights repacked at load or not.
     pub fn class_time(&self, layer: usize, class: Class, tokens: u32, repack: bool) -> Seconds {
-        let kernels = &self.layers[layer][class as usize];
         let t = f64::from(tokens);
-        kernels
-            .iter()
-            .map(|k| {
-                let r = if repack { k.rates } else { k.plain };
-                Flops(2.0 * k.params * t) / self.rate(r, t)
-            })
-            .sum()
+        self.kernels_time(&self.layers[layer][class as usize], t, t, repack)
     }
 
     /// Kernel time of layer `layer`'s routed experts over `pairs` token-expert pairs spread
     /// over `distinct` experts: each expert's matmul batches only the tokens routed to it, so
     /// the rate is that of `pairs / distinct` tokens, not of the whole step's.
     pub fn expert_time(&self, layer: usize, pairs: u32, distinct: f64, repack: bool) -> Seconds {
-        let kernels = &self.layers[layer][Class::Expert as usize];
         let t = f64::from(pairs);
         let per_expert = if distinct > 0.0 { t / distinct } else { t };
+        let kernels = &self.layers[layer][Class::Expert as usize];
+        self.kernels_time(kernels, t, per_expert, repack)
+    }
+
+    /// Time of `kernels` over `tokens` tokens whose weight blocks each serve `batched` of them.
+    fn kernels_time(&self, kernels: &[Kernel], tokens: f64, batched: f64, repack: bool) -> Seconds {
         kernels
             .iter()
             .map(|k| {
                 let r = if repack { k.rates } else { k.plain };
-                Flops(2.0 * k.params * t) / self.rate(r, per_expert)
+                Flops(2.0 * k.params * tokens) / self.rate(r, batched)
             })
             .sum()
     }

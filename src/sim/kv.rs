@@ -68,8 +68,7 @@ impl KvLayout {
         seqs: u32,
     ) -> Result<Self, ConfigError> {
         let kv = &m.system.placement.kv;
-        let float = |t: QuantType| matches!(t, QuantType::F32 | QuantType::F16 | QuantType::Bf16);
-        let quantized = !(float(type_k) && float(type_v));
+        let quantized = !(type_k.is_float() && type_v.is_float());
         let mut tiers: Vec<usize> = kv
             .tiers
             .iter()

@@ -159,7 +159,7 @@ impl<'a> Run<'a> {
     /// starting now; returns its duration.
     pub fn step_groups(&mut self, groups: &[Group], outputs: u32) -> SimTime {
         let mut work = std::mem::take(&mut self.work);
-        work.plan_with(
+        work.plan(
             self.m,
             self.kv,
             groups,

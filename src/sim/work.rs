@@ -139,20 +139,9 @@ impl StepWork {
     /// Fills in the demands of a step over `groups` of sequences, `outputs` of whose tokens
     /// get logits, on machine `m` with KV layout `kv`, reusing allocations. With `experts`, MoE
     /// layers read the experts their tokens are routed to (and the cache serves what it holds);
-    /// without, the expected count under uniform routing.
+    /// without, the expected count under uniform routing. `options` are llama.cpp's
+    /// flash-attention and repacking settings.
     pub fn plan(
-        &mut self,
-        m: &Machine,
-        kv: &KvLayout,
-        groups: &[Group],
-        outputs: u32,
-        experts: Option<&mut Experts>,
-    ) {
-        self.plan_with(m, kv, groups, outputs, experts, KernelOptions::default());
-    }
-
-    /// [`StepWork::plan`] with llama.cpp's kernel options.
-    pub fn plan_with(
         &mut self,
         m: &Machine,
         kv: &KvLayout,
