@@ -389,13 +389,15 @@ fn batched_decode_scales_until_the_roofline_crossover_then_flattens() {
         assert_relative_eq!(rb / r1, f64::from(b), max_relative = 0.05);
     }
 
-    // Without fixed overheads the step time is the roofline alone.
+    // Without fixed overheads the step time is the roofline alone; without per-kernel rates
+    // the matmul rate is `peak × prefill_efficiency`, the closed form below.
     let sys = preset_system(
         "h100",
         &[
             "compute.layer_overhead=0s",
             "compute.step_overhead=0s",
             "compute.node_overhead=0s",
+            "compute.kernels={}",
         ],
     );
     let m = place(&spec, &sys);
