@@ -42,6 +42,8 @@
 //! - [`calibrate`]: llama-bench output readers (every format), fitting a system profile to
 //!   measured runs, and the fit report.
 //! - [`cli`]: the command line, parsed once into typed options.
+//! - [`limits`]: the documented maximum of every count an input can ask for, checked before
+//!   anything is allocated, and [`files`]: outputs written whole or not at all, under `--out`.
 //!
 //! Two rules hold everywhere: every dimensional number is a unit type (a bare number where a
 //! unit is needed does not parse), and every random draw comes from a stream named by
@@ -68,6 +70,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod layers;
+pub mod limits;
 pub mod model;
 pub mod report;
 pub mod rng;

@@ -2,6 +2,7 @@
 //! batch and ubatch, repeated with independent random streams.
 
 use crate::config::error::ConfigError;
+use crate::limits::{self, LimitError};
 use crate::model::quant::QuantType;
 use crate::report::{BenchRecord, TierUsage};
 use crate::rng;
@@ -75,6 +76,28 @@ impl TestCase {
     /// The largest context one sequence reaches.
     pub fn max_ctx(&self) -> u64 {
         u64::from(self.n_depth) + u64::from(self.n_prompt) + u64::from(self.n_gen)
+    }
+
+    /// Checks each token count against [`limits::TOKENS`]; `Err` names the field.
+    pub fn check_tokens(&self) -> Result<(), (&'static str, LimitError)> {
+        for (field, n) in [
+            ("n_prompt", self.n_prompt),
+            ("n_gen", self.n_gen),
+            ("n_depth", self.n_depth),
+        ] {
+            limits::TOKENS.check(u64::from(n)).map_err(|e| (field, e))?;
+        }
+        Ok(())
+    }
+
+    /// The work estimate of one repetition, in simulated layer-steps: every prompt ubatch
+    /// (the depth's included) and every decode step of every sequence passes through every
+    /// layer once. Bounded by [`limits::TOKENS`], so it cannot overflow.
+    pub fn layer_steps(&self, n_layers: u32) -> u64 {
+        let ub = u64::from(self.n_ubatch.max(1));
+        let prompt = (u64::from(self.n_depth) + u64::from(self.n_prompt)).div_ceil(ub);
+        let steps = u64::from(self.seqs()) * (prompt + u64::from(self.n_gen));
+        steps.saturating_mul(u64::from(n_layers))
     }
 
     /// Sequences, at least 1.
@@ -175,6 +198,29 @@ pub struct TestGrid {
 }
 
 impl TestGrid {
+    /// How many tests [`TestGrid::cases`] returns, computed without building them and checked
+    /// against [`limits::TEST_CASES`].
+    pub fn count(&self) -> Result<u64, LimitError> {
+        let tests = self.n_prompt.iter().filter(|&&p| p > 0).count()
+            + self.n_gen.iter().filter(|&&g| g > 0).count()
+            + self.pg.iter().filter(|&&(p, g)| p + g > 0).count();
+        limits::TEST_CASES.product(
+            [
+                self.n_batch.len(),
+                self.n_ubatch.len(),
+                self.n_seq.len(),
+                self.type_k.len(),
+                self.type_v.len(),
+                self.n_threads.len(),
+                self.flash_attn.len(),
+                self.repack.len(),
+                self.n_depth.len(),
+                tests,
+            ]
+            .map(|n| n as u64),
+        )
+    }
+
     /// The tests in llama-bench's order: parameter combinations outermost, then the pp, tg and
     /// pg tests of each.
     pub fn cases(&self) -> Vec<TestCase> {

@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::cli::{LlamaCppLists, SimulateArgs};
 use crate::config::load::{self, Override};
 use crate::error::Error;
+use crate::limits;
 use crate::model::quant::QuantType;
 use crate::report::{MdColumns, OutputFormat, RunInfo};
 use crate::scenario::{self, RecordContext, TestCase, TestGrid};
@@ -84,6 +85,9 @@ impl SimulateOptions {
         if a.reps == 0 {
             return Err(Error::usage("-r", "is 0; expected at least one repetition"));
         }
+        limits::REPETITIONS
+            .check(u64::from(a.reps))
+            .map_err(|e| Error::usage("-r", e.to_string()))?;
         let nonzero = |flag: &str, v: Vec<u32>| {
             if v.contains(&0) {
                 Err(Error::usage(flag, "contains 0; expected positive sizes"))
@@ -137,9 +141,10 @@ impl SimulateOptions {
         })
     }
 
-    /// The tests in llama-bench's order.
-    pub fn cases(&self) -> Vec<TestCase> {
-        TestGrid {
+    /// The tests in llama-bench's order, each within [`limits::TOKENS`], at most
+    /// [`limits::TEST_CASES`] of them.
+    pub fn cases(&self) -> Result<Vec<TestCase>, Error> {
+        let grid = TestGrid {
             n_prompt: self.n_prompt.clone(),
             n_gen: self.n_gen.clone(),
             pg: self.pg.clone(),
@@ -152,8 +157,25 @@ impl SimulateOptions {
             n_threads: self.threads.clone(),
             flash_attn: self.flash_attn.clone(),
             repack: self.repack.clone(),
+        };
+        let per_placement = grid
+            .count()
+            .map_err(|e| Error::usage("-p/-n/-pg/-d/-b/-ub/-ctk/-ctv/-t/-fa", e.to_string()))?;
+        limits::TEST_CASES
+            .product([per_placement, self.placements.len() as u64])
+            .map_err(|e| Error::usage("-ngl/-ncmoe/-ot/-nkvo", e.to_string()))?;
+        let cases = grid.cases();
+        for c in &cases {
+            c.check_tokens().map_err(|(field, e)| {
+                let flag = match field {
+                    "n_prompt" => "-p",
+                    "n_gen" => "-n",
+                    _ => "-d",
+                };
+                Error::usage(flag, e.to_string())
+            })?;
         }
-        .cases()
+        Ok(cases)
     }
 }
 
@@ -161,12 +183,22 @@ impl SimulateOptions {
 /// llama.cpp placement, placements outermost.
 pub fn run(opts: &SimulateOptions, out: &mut dyn Write) -> Result<(), Error> {
     let mut runs = Vec::with_capacity(opts.placements.len());
+    let all_cases = opts.cases()?;
+    let mut work: u64 = 0;
     for placement in &opts.placements {
         let sets: Vec<Override> = opts.sets.iter().chain(placement).cloned().collect();
         let model = load::model(opts.model.as_deref(), &sets)?;
         let system = load::system(opts.system.as_deref(), &sets)?;
         let machine = Machine::new(&model.spec, &system.spec)?;
-        let mut cases = opts.cases();
+        let mut cases = all_cases.clone();
+        // The work estimate is known once the model is: refuse a run of hours before it starts.
+        for c in &cases {
+            let steps = c.layer_steps(model.spec.n_layers);
+            work = work.saturating_add(steps.saturating_mul(u64::from(opts.reps)));
+        }
+        limits::WORK
+            .check(work)
+            .map_err(|e| Error::usage("-r/-p/-n/-d", e.to_string()))?;
         threads_against_profile(&machine, &mut cases, opts.threads_given);
         // A profile with figures at several thread counts: one machine per count the tests use.
         let mut at_threads: Vec<(u32, Machine)> = Vec::new();
@@ -327,17 +359,31 @@ pub(crate) fn int_list(flag: &str, items: &[String]) -> Result<Vec<u32>, Error> 
     let mut out = Vec::new();
     for item in items {
         let item = item.trim();
+        limits::LIST_VALUES
+            .check(out.len() as u64 + 1)
+            .map_err(|e| Error::usage(flag, e.to_string()))?;
         let Some((first, rest)) = item.split_once('-') else {
             out.push(int(flag, item)?);
             continue;
         };
-        let first = int(flag, first)?;
-        let (last, step) = if let Some((l, s)) = rest.split_once('+') {
-            (int(flag, l)?, Step::Add(int(flag, s)?))
+        // A part that is not a number is reported with the whole item as typed (`-p=-1` is an
+        // empty first part; the user typed `-1`).
+        let part = |t: &str| t.trim().parse::<u32>().ok();
+        let parsed = if let Some((l, s)) = rest.split_once('+') {
+            part(l).zip(part(s).map(Step::Add))
         } else if let Some((l, s)) = rest.split_once('*') {
-            (int(flag, l)?, Step::Mul(int(flag, s)?))
+            part(l).zip(part(s).map(Step::Mul))
         } else {
-            (int(flag, rest)?, Step::Add(1))
+            part(rest).map(|l| (l, Step::Add(1)))
+        };
+        let (Some(first), Some((last, step))) = (part(first), parsed) else {
+            return Err(Error::usage(
+                flag,
+                format!(
+                    "`{item}` is neither a non-negative integer nor a range; expected a value such \
+                     as 512 or first-last, first-last+step, first-last*mult"
+                ),
+            ));
         };
         let bad = matches!(step, Step::Add(0) | Step::Mul(0 | 1))
             || (matches!(step, Step::Mul(_)) && first == 0);
@@ -349,6 +395,21 @@ pub(crate) fn int_list(flag: &str, items: &[String]) -> Result<Vec<u32>, Error> 
                 ),
             ));
         }
+        // The range's length is known before it is expanded: bound it, not the memory.
+        let len = match step {
+            Step::Add(s) => u64::from((last - first) / s) + 1,
+            Step::Mul(m) => {
+                let (mut n, mut v) = (1u64, u64::from(first));
+                while v * u64::from(m) <= u64::from(last) {
+                    v *= u64::from(m);
+                    n += 1;
+                }
+                n
+            }
+        };
+        limits::LIST_VALUES
+            .check(out.len() as u64 + len)
+            .map_err(|e| Error::usage(flag, format!("`{item}` {e}")))?;
         let mut v = first;
         while v <= last {
             out.push(v);

@@ -1,6 +1,7 @@
 //! Range and consistency checks the schema cannot express, so bad figures fail at load time with
 //! the field's path instead of producing nonsense curves.
 
+use crate::limits;
 use std::collections::HashSet;
 
 use crate::config::error::ConfigError;
@@ -23,6 +24,15 @@ pub fn model(m: &ModelSpec, origin: &str) -> Result<(), ConfigError> {
         if v == 0 {
             return bad(field, "is 0; expected a positive integer");
         }
+    }
+    // Layers and experts size per-layer and per-expert tables: bounded before they are built.
+    if let Err(e) = limits::LAYERS.check(u64::from(m.n_layers)) {
+        return bad("n_layers", &e.to_string());
+    }
+    if let Some(moe) = &m.moe
+        && let Err(e) = limits::EXPERTS.check(u64::from(moe.n_experts))
+    {
+        return bad("moe.n_experts", &e.to_string());
     }
     if !m.n_heads.is_multiple_of(m.n_kv_heads) {
         return bad(
