@@ -208,7 +208,7 @@ fn ceiling_curve(c: &mut Criterion) {
     g.bench_function("curve_100_points_lognormal_one_core", |b| {
         b.iter(|| {
             bws.iter()
-                .map(|&bw| setup.point(bw).simulated_tps)
+                .map(|&bw| setup.point(bw).unwrap().simulated_tps)
                 .sum::<f64>()
         });
     });

@@ -15,7 +15,7 @@ use crate::rng::{self, SimRng};
 use crate::scenario::percentile;
 use crate::tier::device::{Device, DeviceParams};
 use crate::tier::latency::LatencyDist;
-use crate::units::{Bytes, BytesPerSec, Seconds, SimTime};
+use crate::units::{Bytes, BytesPerSec, ClockOverflow, Seconds, SimTime};
 
 /// What a ceiling curve simulates at every bandwidth.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,12 @@ pub const CAUSES: [&str; 5] = ["bandwidth", "latency", "parallelism", "tail", "w
 
 impl CeilingSetup {
     /// Per-token times of `tokens` decode tokens on a device built from `params`.
-    pub fn token_times(&self, params: &DeviceParams, writes: bool, stream: u64) -> Vec<Seconds> {
+    pub fn token_times(
+        &self,
+        params: &DeviceParams,
+        writes: bool,
+        stream: u64,
+    ) -> Result<Vec<Seconds>, ClockOverflow> {
         let mut dev = Device::new(params, self.granularity, self.lanes);
         let mut rng: SimRng = rng::stream(self.seed, stream);
         let mut sched = Scheduler::new();
@@ -76,14 +81,14 @@ impl CeilingSetup {
             while let Some((t, leg)) = sched.pop() {
                 end = end.max(dev.transfer(t, leg));
             }
-            times.push(end.saturating_sub(now).to_seconds());
+            times.push(end.check()?.saturating_sub(now).to_seconds());
             now = end;
         }
-        times
+        Ok(times)
     }
 
-    /// Simulates one bandwidth.
-    pub fn point(&self, bw: BytesPerSec) -> CeilingPoint {
+    /// Simulates one bandwidth; fails when the tokens run past the clock's range.
+    pub fn point(&self, bw: BytesPerSec) -> Result<CeilingPoint, ClockOverflow> {
         let actual = DeviceParams {
             read_bw: bw,
             ..self.device.clone()
@@ -100,13 +105,13 @@ impl CeilingSetup {
         };
         let mean = |v: &[Seconds]| v.iter().map(|s| s.0).sum::<f64>() / v.len().max(1) as f64;
         let has_writes = self.write_per_token.0 > 0.0;
-        let sim = self.token_times(&actual, has_writes, 0);
+        let sim = self.token_times(&actual, has_writes, 0)?;
         let t_sim = mean(&sim);
         let t_bw = (self.read_per_token / bw).0;
-        let t_lat = mean(&self.token_times(&unlimited, false, 1));
-        let t_par = mean(&self.token_times(&fixed, false, 2));
+        let t_lat = mean(&self.token_times(&unlimited, false, 1)?);
+        let t_par = mean(&self.token_times(&fixed, false, 2)?);
         let t_tail = if has_writes {
-            mean(&self.token_times(&actual, false, 3))
+            mean(&self.token_times(&actual, false, 3)?)
         } else {
             t_sim
         };
@@ -122,7 +127,7 @@ impl CeilingSetup {
         } else {
             [0.0; 5]
         };
-        CeilingPoint {
+        Ok(CeilingPoint {
             bw,
             formula_tps: self.formula.tg_max(bw),
             simulated_tps: if t_sim > 0.0 {
@@ -136,7 +141,7 @@ impl CeilingSetup {
                 percentile(&sim, 0.999),
             ],
             shares,
-        }
+        })
     }
 
     /// The device a formula-equivalent setup uses: one unit, queue depth 1, fixed latency,
@@ -183,7 +188,7 @@ mod tests {
             Seconds::ms(0.05),
         ));
         for mbps in [500.0, 1000.0, 8000.0] {
-            let p = s.point(BytesPerSec(mbps * 1e6));
+            let p = s.point(BytesPerSec(mbps * 1e6)).unwrap();
             assert!(
                 (p.simulated_tps - p.formula_tps).abs() / p.formula_tps < 1e-9,
                 "{p:?}"
@@ -206,7 +211,9 @@ mod tests {
             ..base.clone()
         });
         let bw = BytesPerSec(4e9);
-        assert!(parallel.point(bw).simulated_tps > serial.point(bw).simulated_tps);
+        assert!(
+            parallel.point(bw).unwrap().simulated_tps > serial.point(bw).unwrap().simulated_tps
+        );
         let tail = setup(DeviceParams {
             io_size: Bytes(4096.0),
             parallel_units: 64,
@@ -217,7 +224,7 @@ mod tests {
             },
             ..base
         });
-        let p = tail.point(bw);
+        let p = tail.point(bw).unwrap();
         assert!(p.shares[3] > 0.0, "{p:?}");
     }
 }

@@ -20,7 +20,13 @@ pub enum Error {
     /// A request trace is unreadable or wrong.
     #[error(transparent)]
     Trace(#[from] crate::serving::trace::TraceError),
-    /// Writing results failed.
+    /// A run lasts longer than the simulation clock can count.
+    #[error(transparent)]
+    Clock(#[from] crate::units::ClockOverflow),
+    /// Writing a file failed; the message names it.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
+    /// Writing results to standard output failed.
     #[error("cannot write results: {0}")]
     Output(#[source] std::io::Error),
 }
@@ -29,8 +35,9 @@ impl Error {
     /// The process exit status for this error: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) | Self::Usage { .. } | Self::Trace(_) => 2,
-            Self::Output(_) => 1,
+            Self::Config(_) | Self::Usage { .. } | Self::Trace(_) | Self::Clock(_) => 2,
+            Self::Write(w) if w.is_users() => 2,
+            Self::Write(_) | Self::Output(_) => 1,
         }
     }
 

@@ -69,6 +69,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod layers;
 pub mod limits;
 pub mod model;

@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use crate::report::numfmt::grouped;
+
 /// One documented maximum: what is counted, the largest value accepted, how to stay below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -103,6 +105,13 @@ pub const TRANSFERS: Limit = Limit {
     split: "use a larger chunk or io size",
 };
 
+/// Transfers of one whole command (tokens × transfers per token × simulated variants).
+pub const RUN_TRANSFERS: Limit = Limit {
+    what: "transfers in all",
+    max: 2_000_000_000,
+    split: "simulate fewer tokens or use a larger io size",
+};
+
 /// Bytes of a text input read into memory (specs, traces, measurements, shards).
 pub const FILE_BYTES: Limit = Limit {
     what: "bytes",
@@ -141,7 +150,7 @@ impl fmt::Display for LimitError {
             "asks for {} {}, past tiersim's limit of {}; {}",
             self.value,
             self.limit.what,
-            group(self.limit.max),
+            grouped(self.limit.max),
             self.limit.split
         )
     }
@@ -153,14 +162,14 @@ impl Limit {
         if value <= self.max {
             Ok(value)
         } else {
-            Err(self.past(group(value)))
+            Err(self.past(grouped(value)))
         }
     }
 
     /// `value` as a `usize` if it is within the limit (for capacities and loop bounds).
     pub fn check_usize(self, value: u64) -> Result<usize, LimitError> {
         self.check(value)
-            .and_then(|v| usize::try_from(v).map_err(|_| self.past(group(v))))
+            .and_then(|v| usize::try_from(v).map_err(|_| self.past(grouped(v))))
     }
 
     /// The error for a value that overflowed before it could be compared, or that is known to be
@@ -182,19 +191,6 @@ impl Limit {
         }
         self.check(acc)
     }
-}
-
-/// `n` with thousands separators, as the limits are quoted in the documentation.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The deepest nesting of `[`/`{` (flow) or indentation-free brackets in `text`, counted in one

@@ -374,7 +374,7 @@ pub fn run_test(
             sum.accesses += c.accesses;
             sum.hits += c.hits;
         }
-        out.samples.push(run.now().to_seconds());
+        out.samples.push(run.now().check()?.to_seconds());
         out.ttft.push(ttft.unwrap_or(Seconds::ZERO));
         add_tier_figures(&run, &mut out.tiers, 1.0 / reps_f);
     }

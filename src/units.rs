@@ -612,32 +612,57 @@ impl Div<Seconds> for Flops {
     }
 }
 
-/// Simulated time: an integer count of femtoseconds since the start of a repetition.
+/// Simulated time: an integer count of picoseconds since the start of a run.
 ///
-/// Integer time keeps event order exact and platform-independent; femtoseconds keep the
-/// rounding of a single microsecond-scale access below 1e-9 relative, and a repetition may
-/// last five hours before the counter saturates.
+/// Integer time keeps event order exact and platform-independent. Picoseconds keep the rounding
+/// of a single nanosecond-scale transfer (4 KiB over a 1.6 TB/s link is 2.56 ns) below 1e-3
+/// relative and of a microsecond-scale access below 1e-6, and a run may last 213 days before
+/// the counter saturates: serving studies of 30 days fit with room to spare. A run that
+/// reaches [`SimTime::MAX`] has stopped, and every command reports it as an error
+/// ([`SimTime::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimTime(pub u64);
+
+/// A simulated run reached the end of the clock's range.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "the simulated run reaches the end of the clock's range ({:.1} days): a time past it \
+     cannot be represented; simulate a shorter run, or check for a zero or near-zero bandwidth \
+     or an extreme latency",
+    SimTime::MAX.to_seconds().0 / 86_400.0
+)]
+pub struct ClockOverflow;
 
 impl SimTime {
     /// The origin.
     pub const ZERO: Self = Self(0);
-    /// Femtoseconds per second.
-    pub const PER_SECOND: f64 = 1e15;
-    /// The latest time the clock can hold (about 5.12 hours); time saturates there.
+    /// Clock ticks (picoseconds) per second.
+    pub const PER_SECOND: f64 = 1e12;
+    /// The latest time the clock can hold (about 213.5 days); time saturates there.
     pub const MAX: Self = Self(u64::MAX);
+
+    /// `Ok(self)` while the clock has not saturated; a saturated time is wrong, not late.
+    #[inline]
+    pub fn check(self) -> Result<Self, ClockOverflow> {
+        if self < Self::MAX {
+            Ok(self)
+        } else {
+            Err(ClockOverflow)
+        }
+    }
 
     /// The nearest simulated time to a duration (saturating; negative durations become zero).
     #[inline]
     pub fn from_seconds(s: Seconds) -> Self {
-        let fs = (s.0 * Self::PER_SECOND).round();
-        if fs <= 0.0 {
+        let ticks = (s.0 * Self::PER_SECOND).round();
+        // NaN compares false both ways and falls through to the saturated end: an undefined
+        // duration must not pass for zero.
+        if ticks <= 0.0 {
             Self(0)
-        } else if fs >= u64::MAX as f64 {
-            Self(u64::MAX)
+        } else if ticks < u64::MAX as f64 {
+            Self(ticks as u64)
         } else {
-            Self(fs as u64)
+            Self(u64::MAX)
         }
     }
 
@@ -816,7 +841,21 @@ mod tests {
         assert_eq!(t.0, 1.0);
         let r: BytesPerSec = Bytes(2e9) / Seconds(2.0);
         assert_eq!(r.0, 1e9);
-        assert_eq!(SimTime::from_seconds(Seconds::us(4.0)).0, 4_000_000_000);
+        assert_eq!(SimTime::from_seconds(Seconds::us(4.0)).0, 4_000_000);
         assert_eq!(SimTime::from_seconds(Seconds(-1.0)).0, 0);
+    }
+
+    #[test]
+    fn the_clock_holds_30_days_at_picoseconds_and_refuses_what_it_cannot_hold() {
+        let month = Seconds(30.0 * 86_400.0);
+        let t = SimTime::from_seconds(month);
+        assert_eq!(t.check(), Ok(t));
+        assert_eq!(t.to_seconds(), month);
+        // One picosecond is one tick.
+        assert_eq!(SimTime::from_seconds(Seconds(1e-12)).0, 1);
+        for past in [Seconds(1e20), Seconds(f64::INFINITY), Seconds(f64::NAN)] {
+            assert_eq!(SimTime::from_seconds(past).check(), Err(ClockOverflow));
+        }
+        assert_eq!((SimTime::MAX + SimTime(1)).check(), Err(ClockOverflow));
     }
 }

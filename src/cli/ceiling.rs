@@ -10,6 +10,7 @@ use crate::cli::CeilingArgs;
 use crate::config::load;
 use crate::config::system::Granularity;
 use crate::error::Error;
+use crate::limits;
 use crate::model::quant::QuantType;
 use crate::model::traffic::ModelTraffic;
 use crate::report::numfmt::{c_g, python_float};
@@ -63,17 +64,36 @@ impl CeilingOptions {
                 ));
             }
         };
-        if list.contains(&0.0) {
+        limits::LIST_VALUES
+            .check(list.len() as u64)
+            .map_err(|e| Error::usage("--tier-mbps-list", e.to_string()))?;
+        if let Some(bad) = list.iter().find(|m| !(m.is_finite() && **m > 0.0)) {
             return Err(Error::usage(
                 "--tier-mbps",
-                "contains 0; a bandwidth must be non-zero (the formula divides by it)",
+                format!(
+                    "`{}` is not a bandwidth; expected a positive, finite number of MB/s",
+                    c_g(*bad)
+                ),
             ));
         }
+        // The formula is a sum of non-negative times: a negative or non-finite term would print
+        // a ceiling that means nothing.
+        let non_negative = |flag: &str, text: &str| {
+            let v = py_float(flag, text)?;
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(Error::usage(
+                    flag,
+                    format!("`{text}` must be a finite number, 0 or more"),
+                ))
+            }
+        };
         let mut o = Self {
-            kv_kb_per_token: py_float("--kv-kb-per-token", &a.kv_kb_per_token)?,
+            kv_kb_per_token: non_negative("--kv-kb-per-token", &a.kv_kb_per_token)?,
             tier_mbps: list,
-            op_lat_ms: py_float("--op-lat-ms", &a.op_lat_ms)?,
-            ops_per_token: py_float("--ops-per-token", &a.ops_per_token)?,
+            op_lat_ms: non_negative("--op-lat-ms", &a.op_lat_ms)?,
+            ops_per_token: non_negative("--ops-per-token", &a.ops_per_token)?,
             simulate: None,
         };
         let wants_sim = a.queue_depth.is_some()
@@ -100,16 +120,10 @@ pub fn script_tg_max(kv_kb: f64, mbps: f64, op_lat_ms: f64, ops: f64) -> f64 {
 }
 
 fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling, Error> {
-    if o.tier_mbps.iter().any(|&m| !(m > 0.0 && m.is_finite())) {
+    if a.context == 0 && a.model.is_some() {
         return Err(Error::usage(
-            "--tier-mbps",
-            "must be positive and finite to simulate",
-        ));
-    }
-    if o.ops_per_token < 0.0 || o.op_lat_ms < 0.0 || o.kv_kb_per_token < 0.0 {
-        return Err(Error::usage(
-            "--ops-per-token",
-            "negative values cannot be simulated",
+            "--context",
+            "is 0; expected the tokens in the KV cache, at least 1",
         ));
     }
     let (read, source) = match &a.model {
@@ -142,16 +156,27 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
     };
     let latency = Seconds::ms(o.op_lat_ms);
     let mut device = CeilingSetup::formula_device(read, o.ops_per_token, latency);
-    if let Some(qd) = a.queue_depth {
-        device.queue_depth = qd.max(1);
-    }
-    if let Some(u) = a.parallel_units {
-        device.parallel_units = u.max(1);
+    for (flag, given, field) in [
+        ("--queue-depth", a.queue_depth, &mut device.queue_depth),
+        (
+            "--parallel-units",
+            a.parallel_units,
+            &mut device.parallel_units,
+        ),
+    ] {
+        match given {
+            Some(0) => return Err(Error::usage(flag, "is 0; expected at least 1")),
+            Some(n) => *field = n,
+            None => {}
+        }
     }
     if let Some(io) = &a.io_size {
         device.io_size = Bytes::parse(io).map_err(|e| Error::usage("--io-size", e.to_string()))?;
-        if device.io_size.0 <= 0.0 {
-            return Err(Error::usage("--io-size", "must be positive, e.g. 4KiB"));
+        if !(device.io_size.0.is_finite() && device.io_size.0 > 0.0) {
+            return Err(Error::usage(
+                "--io-size",
+                format!("`{io}` must be positive, e.g. 4KiB"),
+            ));
         }
     }
     if let Some(l) = &a.read_latency {
@@ -172,6 +197,19 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
     if a.tokens == 0 {
         return Err(Error::usage("--tokens", "is 0; expected at least 1"));
     }
+    // Fine granularity issues one transfer per io: bound them per token and over the run
+    // before a point allocates them (coarse issues a handful per token).
+    let per_token = if a.fine {
+        let n = (read.0.max(write.0) / device.io_size.0).ceil();
+        limits::TRANSFERS
+            .check(if n.is_finite() { n as u64 } else { u64::MAX })
+            .map_err(|e| Error::usage("--io-size", format!("{e} per token with --fine")))?
+    } else {
+        1
+    };
+    limits::RUN_TRANSFERS
+        .product([per_token, u64::from(a.tokens), 4 * o.tier_mbps.len() as u64])
+        .map_err(|e| Error::usage("--tokens", e.to_string()))?;
 
     Ok(SimulateCeiling {
         setup: CeilingSetup {
@@ -240,7 +278,7 @@ fn run_simulated(
                 setup.device.write_bw = sim.write_bw.unwrap_or(bw);
                 setup.point(bw)
             })
-            .collect()
+            .collect::<Result<_, _>>()?
     };
     let d = &sim.setup.device;
     let mut text = format!(

@@ -547,6 +547,18 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
         .collect()
 }
 
+/// `--threads` of `sweep` and `require`: all cores by default, at least 1, at most
+/// [`crate::limits::THREADS`] (each worker is an OS thread with its own stack).
+pub fn worker_threads(given: Option<usize>) -> Result<usize, Error> {
+    match given {
+        Some(0) => Err(Error::usage("--threads", "is 0; expected at least 1")),
+        Some(n) => crate::limits::THREADS
+            .check_usize(n as u64)
+            .map_err(|e| Error::usage("--threads", e.to_string())),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 /// Runs a parsed command, writing its results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
     match cli.command {
@@ -561,11 +573,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             None => sweep::run(&sweep::SweepOptions::from_args(&args)?, out),
         },
         Command::Require(args) => {
-            let threads = match args.threads {
-                Some(0) => return Err(Error::usage("--threads", "is 0; expected at least 1")),
-                Some(n) => n,
-                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            };
+            let threads = worker_threads(args.threads)?;
             require::run(args.spec.as_deref(), &args.out, threads, out)
         }
         Command::Calibrate(args) => calibrate::run_calibrate(&args, out),

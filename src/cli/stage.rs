@@ -12,11 +12,12 @@ use crate::config::load;
 use crate::config::system::Granularity;
 use crate::engine::Scheduler;
 use crate::error::Error;
+use crate::limits;
 use crate::model::traffic::ModelTraffic;
 use crate::rng;
 use crate::tier::device::{Device, DeviceParams};
 use crate::tier::latency::LatencyDist;
-use crate::units::{Bytes, BytesPerSec, Seconds, SimTime};
+use crate::units::{Bytes, BytesPerSec, ClockOverflow, Seconds, SimTime};
 
 /// `tiersim stage` flags.
 #[derive(Debug, Args)]
@@ -42,7 +43,15 @@ pub struct StageArgs {
 }
 
 /// Simulated staging of `size` through a queue-depth-1 copy loop of `chunk` chunks.
-pub fn simulate_staging(size: Bytes, bw: BytesPerSec, chunk: Bytes, latency: Seconds) -> Seconds {
+///
+/// Fails when the copy lasts past the clock's range; the caller bounds the chunk count
+/// ([`limits::TRANSFERS`]) first, since each chunk is one transfer.
+pub fn simulate_staging(
+    size: Bytes,
+    bw: BytesPerSec,
+    chunk: Bytes,
+    latency: Seconds,
+) -> Result<Seconds, ClockOverflow> {
     let params = DeviceParams {
         read_bw: bw,
         write_bw: bw,
@@ -62,7 +71,7 @@ pub fn simulate_staging(size: Bytes, bw: BytesPerSec, chunk: Bytes, latency: Sec
     while let Some((t, leg)) = sched.pop() {
         end = end.max(dev.transfer(t, leg));
     }
-    end.to_seconds()
+    Ok(end.check()?.to_seconds())
 }
 
 /// Prints formula, simulation and (optionally) measurement per cap and chunk latency.
@@ -70,15 +79,54 @@ pub fn run(a: &StageArgs, out: &mut dyn Write) -> Result<(), Error> {
     let m = load::model(Some(&a.model), &[])?;
     let size = ModelTraffic::new(&m.spec).model_size;
     let chunk = Bytes::parse(&a.chunk).map_err(|e| Error::usage("--chunk", e.to_string()))?;
-    if chunk.0 <= 0.0
-        || a.cap_mbps_list.iter().any(|&c| c.is_nan() || c <= 0.0)
-        || a.chunk_lat_ms_list.iter().any(|&l| l.is_nan() || l < 0.0)
+    if !(chunk.0.is_finite() && chunk.0 > 0.0) {
+        return Err(Error::usage(
+            "--chunk",
+            format!("`{}` must be a positive size, e.g. 4MB", a.chunk),
+        ));
+    }
+    if let Some(c) = a
+        .cap_mbps_list
+        .iter()
+        .find(|c| !(c.is_finite() && **c > 0.0))
     {
         return Err(Error::usage(
             "--cap-mbps-list",
-            "caps and the chunk must be positive, latencies non-negative",
+            format!("`{c}` is not a bandwidth; expected positive, finite MB/s"),
         ));
     }
+    if let Some(l) = a
+        .chunk_lat_ms_list
+        .iter()
+        .find(|l| !(l.is_finite() && **l >= 0.0))
+    {
+        return Err(Error::usage(
+            "--chunk-lat-ms-list",
+            format!("`{l}` is not a latency; expected finite milliseconds, 0 or more"),
+        ));
+    }
+    if let Some(s) = a.source_mbps.filter(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(Error::usage(
+            "--source-mbps",
+            format!("`{s}` is not a bandwidth; expected positive, finite MB/s"),
+        ));
+    }
+    // One transfer per chunk: bound the copy before it is built.
+    let chunks = (size.0 / chunk.0).ceil();
+    limits::TRANSFERS
+        .check(if chunks.is_finite() {
+            chunks as u64
+        } else {
+            u64::MAX
+        })
+        .map_err(|e| Error::usage("--chunk", format!("`{}` {e}", a.chunk)))?;
+    limits::RUN_TRANSFERS
+        .product([
+            chunks as u64,
+            a.cap_mbps_list.len() as u64,
+            a.chunk_lat_ms_list.len() as u64,
+        ])
+        .map_err(|e| Error::usage("--cap-mbps-list", e.to_string()))?;
     let measured = match &a.compare {
         Some(p) => read_measured(p)?,
         None => Vec::new(),
@@ -99,7 +147,7 @@ pub fn run(a: &StageArgs, out: &mut dyn Write) -> Result<(), Error> {
         for &lat in &a.chunk_lat_ms_list {
             let formula = staging_time(size, BytesPerSec(cap * 1e6), chunk, Seconds::ms(lat));
             let bw = BytesPerSec(a.source_mbps.map_or(cap, |s| s.min(cap)) * 1e6);
-            let sim = simulate_staging(size, bw, chunk, Seconds::ms(lat));
+            let sim = simulate_staging(size, bw, chunk, Seconds::ms(lat))?;
             text.push_str(&format!(
                 "| {cap} | {lat} | {:.2} | {:.2} | {:.1} |",
                 formula.0,

@@ -20,11 +20,7 @@ pub struct SweepOptions {
 impl SweepOptions {
     /// Validates raw flags.
     pub fn from_args(a: &crate::cli::SweepArgs) -> Result<Self, Error> {
-        let threads = match a.threads {
-            Some(0) => return Err(Error::usage("--threads", "is 0; expected at least 1")),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
+        let threads = crate::cli::worker_threads(a.threads)?;
         let shard = match &a.shard {
             Some(s) => Shard::parse(s)?,
             None => Shard::ALL,

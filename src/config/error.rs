@@ -50,6 +50,9 @@ pub enum ConfigError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// The configured run lasts longer than the simulation clock can count.
+    #[error(transparent)]
+    Clock(#[from] crate::units::ClockOverflow),
     /// Weights or KV cache do not fit in the tiers.
     #[error("{what} does not fit: tier `{tier}` holds {capacity} but needs {needed} ({over} over)")]
     Capacity {

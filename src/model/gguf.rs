@@ -24,6 +24,7 @@ use crate::model::spec::{
     BlockTensor, ModelSpec, MoeSpec, QuantOverride, QuantSpec, SlidingWindow,
 };
 use crate::model::traffic::ModelTraffic;
+use crate::report::numfmt::grouped;
 
 const MAGIC: [u8; 4] = *b"GGUF";
 
@@ -948,19 +949,6 @@ fn compress(layers: &[u32]) -> String {
 
 fn layer_set(layers: &[u32]) -> Result<LayerSet, GgufError> {
     LayerSet::parse(&compress(layers)).map_err(|e| inconsistent(e.to_string()))
-}
-
-/// `1234567` → `"1,234,567"`, as the presets write byte counts.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The global layers of llama.cpp architectures that hard-code their sliding-window pattern

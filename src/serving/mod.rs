@@ -265,22 +265,8 @@ pub fn serve(
     seed: u64,
 ) -> Result<ServeOutcome, ConfigError> {
     let (kv, slot_tokens) = slot_layout(m, spec, reqs)?;
-    let beyond_clock = || {
-        ConfigError::invalid(
-            "serve",
-            "requests",
-            format!(
-                "run past the simulation clock's range of {:.0} s (5.1 hours); serve fewer \
-                 requests or raise arrival_rate_per_s",
-                SimTime::MAX.to_seconds().0
-            ),
-        )
-    };
-    if reqs
-        .last()
-        .is_some_and(|r| SimTime::from_seconds(r.arrival) >= SimTime::MAX)
-    {
-        return Err(beyond_clock());
+    if let Some(r) = reqs.last() {
+        SimTime::from_seconds(r.arrival).check()?;
     }
     let mut run = Run::new(m, &kv, rng::stream(seed, STREAM_RUN));
     let mut served: Vec<Option<Served>> = vec![None; reqs.len()];
@@ -377,9 +363,7 @@ pub fn serve(
         });
     }
     // A saturated clock has stopped: the times after it are wrong, not merely late.
-    if run.now() >= SimTime::MAX {
-        return Err(beyond_clock());
-    }
+    run.now().check()?;
     let mut tiers = vec![TierFigures::default(); m.system.tiers.len()];
     add_tier_figures(&run, &mut tiers, 1.0);
     Ok(ServeOutcome {

@@ -19,6 +19,8 @@ use std::time::Instant;
 use crate::config::error::ConfigError;
 use crate::config::load::{self, Override};
 use crate::error::Error;
+use crate::files;
+use crate::limits::{self, LimitError};
 use crate::scenario::TestCase;
 use crate::sweep::output::{CsvSink, Sidecar};
 use crate::sweep::point::BaselineCache;
@@ -120,6 +122,7 @@ impl Prepared {
     pub fn new(spec: SweepSpec, origin: String) -> Result<Self, ConfigError> {
         let axes = spec.axis_values(&origin)?;
         let fixed = spec.fixed_overrides()?;
+        files::file_name(&spec.name).map_err(|m| ConfigError::invalid(&origin, "name", m))?;
         let cases = point::cases(&spec);
         if cases.is_empty() {
             return Err(ConfigError::invalid(
@@ -135,7 +138,13 @@ impl Prepared {
                 "is 0; expected at least 1",
             ));
         }
-        let n_points = SweepSpec::n_points(&axes, spec.grid);
+        let invalid =
+            |field: &str, e: LimitError| ConfigError::invalid(&origin, field, e.to_string());
+        limits::REPETITIONS
+            .check(u64::from(spec.repeats))
+            .map_err(|e| invalid("repeats", e))?;
+        point::check_tests(&spec.tests, &origin)?;
+        let n_points = SweepSpec::n_points(&axes, spec.grid).map_err(|e| invalid("vary", e))?;
         // Checking is cheap next to simulating; doing it for every point (in parallel) is what
         // lets a bad value fail before any result is written.
         let checks: Vec<Result<usize, ConfigError>> = {

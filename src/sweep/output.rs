@@ -343,139 +343,257 @@ fn parse_row(line: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Joins shard CSVs into the file a single run would have written, streaming (a k-way merge by
-/// point id), and writes its sidecar.
+/// Joins shard CSVs into the file a single run would have written and writes its sidecar,
+/// after verifying what it joins: every input has a readable sidecar of the same sweep and
+/// the same columns, the shards `0/n` .. `n-1/n` each appear once, every shard holds exactly
+/// the points it owns in order with one row per test, and no file ends in a cut record.
+/// `out` may not be one of the inputs; it is written through a temporary file, so a failed
+/// merge leaves nothing behind.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<u64, Error> {
+    let bad = |m: String| Error::usage("sweep merge", m);
     if inputs.is_empty() {
-        return Err(Error::usage("merge", "no shard files given"));
+        return Err(bad(
+            "no shard files given; expected the shard CSVs of one sweep".into(),
+        ));
     }
-    let mut sidecars = Vec::new();
+    let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
     for p in inputs {
-        let side = sidecar_path(p);
-        let s: Sidecar = std::fs::read_to_string(&side)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .ok_or_else(|| {
-                Error::usage(
-                    "merge",
-                    format!("{} has no readable sidecar {}", p.display(), side.display()),
-                )
-            })?;
-        if journal_path(p).exists() {
-            return Err(Error::usage(
-                "merge",
-                format!(
-                    "{} is unfinished (its .pending journal exists); finish it with --resume first",
-                    p.display()
-                ),
-            ));
+        if same_file(p, out) || same_file(&sidecar_path(p), &sidecar_path(out)) {
+            return Err(bad(format!(
+                "--out {} is also an input; write the merged file elsewhere",
+                out.display()
+            )));
         }
-        sidecars.push(s);
     }
-    let first = &sidecars[0];
-    let count = first
-        .shard
-        .split_once('/')
-        .and_then(|(_, n)| n.parse::<u64>().ok())
-        .unwrap_or(1);
+    let mut shards = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        shards.push(ShardFile::open(p)?);
+    }
+    let first = &shards[0];
+    let count = first.count;
     let mut seen = vec![false; count as usize];
-    for (s, p) in sidecars.iter().zip(inputs) {
-        if !s.same_sweep(first) {
-            return Err(Error::usage(
-                "merge",
-                format!(
-                    "{} belongs to another sweep than {}",
-                    p.display(),
-                    inputs[0].display()
-                ),
+    for s in &shards {
+        if !s.sidecar.same_sweep(&first.sidecar) {
+            return Err(bad(format!(
+                "{} belongs to another sweep than {} (spec, seed or version differ)",
+                s.path.display(),
+                first.path.display()
+            )));
+        }
+        if s.count != count {
+            return Err(bad(format!(
+                "{} is shard {}/{} but {} is of {count} shards; merge the shards of one split",
+                s.path.display(),
+                s.index,
+                s.count,
+                first.path.display()
+            )));
+        }
+        if std::mem::replace(&mut seen[s.index as usize], true) {
+            return Err(bad(format!(
+                "{} repeats shard {}/{count}; give each shard once",
+                s.path.display(),
+                s.index
+            )));
+        }
+        if s.header != first.header {
+            return Err(bad(format!(
+                "{} has other columns than {}",
+                s.path.display(),
+                first.path.display()
+            )));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(bad(format!("shard {missing}/{count} is missing")));
+    }
+    let merged = Sidecar {
+        shard: "0/1".into(),
+        ..first.sidecar.clone()
+    };
+    let header: Vec<String> = first.header.iter().map(str::to_owned).collect();
+    let n_points = merged.n_points;
+    let mut by_index: Vec<ShardFile> = shards;
+    by_index.sort_by_key(|s| s.index);
+    // Point `id` lives in shard `id mod count`: the merge is a round robin, each shard read
+    // once, in order, with its own checks.
+    let tmp = crate::files::temporary_sibling(out);
+    let result = (|| -> Result<u64, Error> {
+        let mut w = BufWriter::new(File::create(&tmp).map_err(|e| io_err(out, e))?);
+        write_row(&mut w, &header).map_err(|e| io_err(out, e))?;
+        let mut rows = 0;
+        for id in 0..n_points {
+            let shard = &mut by_index[(id % count) as usize];
+            for rec in shard.point(id)? {
+                write_row(&mut w, &rec).map_err(|e| io_err(out, e))?;
+                rows += 1;
+            }
+        }
+        for s in &mut by_index {
+            s.finish()?;
+        }
+        w.flush().map_err(|e| io_err(out, e))?;
+        Ok(rows)
+    })();
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let side = sidecar_path(out);
+    crate::files::write_atomic(
+        &side,
+        (serde_json::to_string_pretty(&merged).expect("serialises") + "\n").as_bytes(),
+    )?;
+    std::fs::rename(&tmp, out).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(out, e)
+    })?;
+    Ok(rows)
+}
+
+/// One shard being merged: its sidecar, its split, and its rows read point by point.
+struct ShardFile {
+    path: PathBuf,
+    sidecar: Sidecar,
+    index: u64,
+    count: u64,
+    header: csv::StringRecord,
+    reader: csv::Reader<File>,
+}
+
+impl ShardFile {
+    fn open(p: &Path) -> Result<Self, Error> {
+        let bad = |m: String| Error::usage("sweep merge", format!("{}: {m}", p.display()));
+        let side = sidecar_path(p);
+        let text = crate::files::read_text(&side).map_err(|e| bad(e.to_string()))?;
+        let sidecar: Sidecar = serde_json::from_str(&text).map_err(|e| {
+            bad(format!(
+                "its sidecar {} is not readable ({e})",
+                side.display()
+            ))
+        })?;
+        if journal_path(p).exists() {
+            return Err(bad(
+                "is unfinished (its .pending journal exists); finish it with --resume first".into(),
             ));
         }
-        let (i, n) = s
+        let (index, count) = sidecar
             .shard
             .split_once('/')
             .and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?)))
-            .unwrap_or((0, 1));
-        if n != count || seen[i as usize] {
-            return Err(Error::usage(
-                "merge",
-                format!(
-                    "{} repeats shard {} or mixes shard counts",
-                    p.display(),
-                    s.shard
-                ),
+            .filter(|&(i, n)| n >= 1 && i < n && n <= sidecar.n_points.max(1))
+            .ok_or_else(|| {
+                bad(format!(
+                    "its sidecar's shard `{}` is not i/n with i < n <= the sweep's {} points",
+                    sidecar.shard, sidecar.n_points
+                ))
+            })?;
+        crate::limits::SWEEP_POINTS
+            .check(sidecar.n_points)
+            .map_err(|e| bad(format!("its sidecar {e}")))?;
+        // A record cut by an interrupted copy parses as a short row or a wrong value; a missing
+        // final newline is the sign either way.
+        let bytes = std::fs::metadata(p).map_err(|e| io_err(p, e))?.len();
+        if bytes > 0 && !ends_with_newline(p).map_err(|e| io_err(p, e))? {
+            return Err(bad(
+                "ends in a cut record (no final newline); it is truncated".into(),
             ));
         }
-        seen[i as usize] = true;
-    }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(Error::usage(
-            "merge",
-            format!("shard {missing}/{count} is missing"),
-        ));
-    }
-    let mut readers: Vec<csv::Reader<File>> = Vec::new();
-    let mut header: Option<csv::StringRecord> = None;
-    for p in inputs {
-        let mut r = csv::ReaderBuilder::new()
+        let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_path(p)
-            .map_err(|e| Error::usage("merge", format!("{}: {e}", p.display())))?;
-        let h = r
-            .headers()
-            .map_err(|e| Error::usage("merge", format!("{}: {e}", p.display())))?
-            .clone();
-        if header.as_ref().is_some_and(|x| *x != h) {
+            .map_err(|e| bad(e.to_string()))?;
+        let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+        Ok(Self {
+            path: p.to_owned(),
+            sidecar,
+            index,
+            count,
+            header,
+            reader,
+        })
+    }
+
+    /// The rows of point `id`, which this shard owns and must hold next.
+    fn point(&mut self, id: u64) -> Result<Vec<Vec<String>>, Error> {
+        let per_point = self.sidecar.rows_per_point;
+        let mut rows = Vec::with_capacity(per_point.min(1 << 16));
+        for _ in 0..per_point {
+            let rec = self.next_record()?;
+            let found = rec.first().map(String::as_str).unwrap_or("");
+            if found.parse::<u64>().ok() != Some(id) {
+                let what = match self.reader.position().line() {
+                    0 => String::new(),
+                    l => format!(" at line {}", l - 1),
+                };
+                return Err(Error::usage(
+                    "sweep merge",
+                    format!(
+                        "{}{what}: point id `{found}` where point {id} (row {} of {per_point}) \
+                         was expected; the shard is truncated, reordered or edited",
+                        self.path.display(),
+                        rows.len() + 1
+                    ),
+                ));
+            }
+            rows.push(rec);
+        }
+        Ok(rows)
+    }
+
+    fn next_record(&mut self) -> Result<Vec<String>, Error> {
+        let mut rec = csv::StringRecord::new();
+        let more = self
+            .reader
+            .read_record(&mut rec)
+            .map_err(|e| Error::usage("sweep merge", format!("{}: {e}", self.path.display())))?;
+        if !more {
             return Err(Error::usage(
-                "merge",
+                "sweep merge",
                 format!(
-                    "{} has other columns than {}",
-                    p.display(),
-                    inputs[0].display()
+                    "{} ends before all of shard {}/{}'s points; it is truncated",
+                    self.path.display(),
+                    self.index,
+                    self.count
                 ),
             ));
         }
-        header = Some(h);
-        readers.push(r);
+        Ok(rec.iter().map(str::to_owned).collect())
     }
-    let header = header.expect("at least one input");
-    let mut w = BufWriter::new(File::create(out).map_err(|e| io_err(out, e))?);
-    write_row(
-        &mut w,
-        &header.iter().map(str::to_owned).collect::<Vec<_>>(),
-    )
-    .map_err(|e| io_err(out, e))?;
-    let mut heads: Vec<Option<csv::StringRecord>> = readers
-        .iter_mut()
-        .map(|r| r.records().next().and_then(Result::ok))
-        .collect();
-    let key = |r: &csv::StringRecord| {
-        r.get(0)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(u64::MAX)
-    };
-    let mut rows = 0;
-    while let Some((i, _)) = heads
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| h.as_ref().map(|h| (i, key(h))))
-        .min_by_key(|&(_, k)| k)
-    {
-        let rec = heads[i].take().expect("chosen as present");
-        write_row(&mut w, &rec.iter().map(str::to_owned).collect::<Vec<_>>())
-            .map_err(|e| io_err(out, e))?;
-        rows += 1;
-        heads[i] = readers[i].records().next().and_then(Result::ok);
+
+    /// Checks that nothing follows the shard's last point.
+    fn finish(&mut self) -> Result<(), Error> {
+        let mut rec = csv::StringRecord::new();
+        match self.reader.read_record(&mut rec) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(Error::usage(
+                "sweep merge",
+                format!(
+                    "{}: rows after the sweep's last point (point id `{}`); the file holds more \
+                     than one run or was edited",
+                    self.path.display(),
+                    rec.get(0).unwrap_or("")
+                ),
+            )),
+            Err(e) => Err(Error::usage(
+                "sweep merge",
+                format!("{}: {e}", self.path.display()),
+            )),
+        }
     }
-    w.flush().map_err(|e| io_err(out, e))?;
-    let merged = Sidecar {
-        shard: "0/1".into(),
-        ..first.clone()
-    };
-    let side = sidecar_path(out);
-    std::fs::write(
-        &side,
-        serde_json::to_string_pretty(&merged).expect("serialises") + "\n",
-    )
-    .map_err(|e| io_err(&side, e))?;
-    Ok(rows)
+}
+
+fn ends_with_newline(p: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(p)?;
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8];
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }

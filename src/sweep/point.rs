@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::config::error::ConfigError;
 use crate::config::load::{self, Loaded, Override, Target};
 use crate::config::system::SystemSpec;
+use crate::limits;
 use crate::model::spec::ModelSpec;
 use crate::rng;
 use crate::scenario::{self, TestCase, TestGrid, TestOutcome, percentile};
 use crate::serving::{self, ServeSpec};
 use crate::sim::machine::Machine;
-use crate::sweep::spec::{Baseline, Point, SweepSpec, map_overrides, value_override, value_text};
+use crate::sweep::spec::{
+    Baseline, Point, SweepSpec, TestsSpec, map_overrides, value_override, value_text,
+};
 
 /// A point's model and system, loaded with the sweep's and the point's overrides.
 pub struct Resolved {
@@ -439,12 +442,43 @@ fn num(x: f64) -> String {
     }
 }
 
-/// The tests of a sweep, in llama-bench's order; a serving sweep has one placeholder, its row.
-pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
-    if spec.serve.is_some() {
-        return vec![TestCase::default()];
+/// Checks a sweep's `tests:` as `simulate` checks its flags: positive batch sizes and
+/// sequence counts, list lengths, the number of tests and their tokens within [`limits`].
+pub fn check_tests(t: &TestsSpec, origin: &str) -> Result<(), ConfigError> {
+    let bad = |field: &str, m: String| ConfigError::invalid(origin, format!("tests.{field}"), m);
+    for (field, v) in [
+        ("n_batch", &t.n_batch),
+        ("n_ubatch", &t.n_ubatch),
+        ("n_seq", &t.n_seq),
+    ] {
+        if v.contains(&0) {
+            return Err(bad(field, "contains 0; expected positive values".into()));
+        }
     }
-    let t = &spec.tests;
+    for (field, n) in [
+        ("n_prompt", t.n_prompt.len()),
+        ("n_gen", t.n_gen.len()),
+        ("pg", t.pg.len()),
+        ("n_depth", t.n_depth.len()),
+        ("n_batch", t.n_batch.len()),
+        ("n_ubatch", t.n_ubatch.len()),
+        ("n_seq", t.n_seq.len()),
+        ("type_k", t.type_k.len()),
+        ("type_v", t.type_v.len()),
+    ] {
+        limits::LIST_VALUES
+            .check(n as u64)
+            .map_err(|e| bad(field, e.to_string()))?;
+    }
+    let grid = grid(t);
+    grid.count().map_err(|e| bad("n_prompt", e.to_string()))?;
+    for c in grid.cases() {
+        c.check_tokens().map_err(|(f, e)| bad(f, e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn grid(t: &TestsSpec) -> TestGrid {
     TestGrid {
         n_prompt: t.n_prompt.clone(),
         n_gen: t.n_gen.clone(),
@@ -459,5 +493,12 @@ pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
         flash_attn: vec![None],
         repack: vec![true],
     }
-    .cases()
+}
+
+/// The tests of a sweep, in llama-bench's order; a serving sweep has one placeholder, its row.
+pub fn cases(spec: &SweepSpec) -> Vec<TestCase> {
+    if spec.serve.is_some() {
+        return vec![TestCase::default()];
+    }
+    grid(&spec.tests).cases()
 }

@@ -116,6 +116,10 @@ pub enum Metric {
     Ttft,
 }
 
+/// The finest relative tolerance a bisection may ask for: a millionth, far below the
+/// simulator's own repeatability and far above a double's resolution.
+pub const MIN_RELATIVE_TOLERANCE: f64 = 1e-6;
+
 /// `metric op bound`, e.g. `tg >= 0.9*baseline`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
@@ -172,8 +176,10 @@ impl FromStr for Target {
                 return Err(bad("only rates (pp, tg, pg) compare with the baseline"));
             }
             Bound::Baseline(
-                k.parse()
-                    .map_err(|_| bad(&format!("`{k}` is not a number")))?,
+                k.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f > 0.0)
+                    .ok_or_else(|| bad(&format!("`{k}` is not a positive, finite factor")))?,
             )
         } else if rhs == "baseline" {
             if !is_rate {
@@ -182,11 +188,17 @@ impl FromStr for Target {
             Bound::Baseline(1.0)
         } else if is_rate {
             Bound::Value(
-                rhs.parse()
-                    .map_err(|_| bad(&format!("`{rhs}` is not a rate in t/s")))?,
+                rhs.parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                    .ok_or_else(|| bad(&format!("`{rhs}` is not a rate in t/s")))?,
             )
         } else {
-            Bound::Value(Seconds::parse(&rhs).map_err(|e| bad(&e.to_string()))?.0)
+            let t = Seconds::parse(&rhs).map_err(|e| bad(&e.to_string()))?.0;
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(bad(&format!("`{rhs}` is not a finite time")));
+            }
+            Bound::Value(t)
         };
         Ok(Self {
             metric,
@@ -353,11 +365,15 @@ impl Prepared {
                 p.trim()
                     .parse::<f64>()
                     .ok()
-                    .filter(|v| *v > 0.0)
+                    .filter(|v| v.is_finite() && *v >= MIN_RELATIVE_TOLERANCE * 100.0)
                     .ok_or_else(|| {
                         bad(
                             "solve.tolerance",
-                            format!("`{tol}` is not a positive percentage"),
+                            format!(
+                                "`{tol}` is not a percentage of at least {}%; a finer tolerance \
+                                 is below the simulation's own repeatability",
+                                MIN_RELATIVE_TOLERANCE * 100.0
+                            ),
                         )
                     })?
                     / 100.0,
@@ -372,10 +388,13 @@ impl Prepared {
                 )
             })?;
             let v = k.get();
-            if !k.same_kind(lo_kind) || v <= 0.0 {
+            if !(k.same_kind(lo_kind) && v.is_finite() && v >= (hi - lo) * MIN_RELATIVE_TOLERANCE) {
                 return Err(bad(
                     "solve.tolerance",
-                    format!("`{tol}` must be positive and in the unit of the bounds"),
+                    format!(
+                        "`{tol}` must be in the unit of the bounds and at least {} of their span",
+                        MIN_RELATIVE_TOLERANCE
+                    ),
                 ));
             }
             Tolerance::Absolute(v)
@@ -429,7 +448,7 @@ impl Prepared {
             vec![Vec::new()]
         } else {
             let axes = &checked.axes[..n_over];
-            (0..SweepSpec::n_points(axes, true))
+            (0..SweepSpec::n_points(axes, true).map_err(|e| bad("over", e.to_string()))?)
                 .map(|id| {
                     SweepSpec::point(axes, true, id)
                         .values
@@ -565,6 +584,11 @@ impl Prepared {
                 let (mut m_at, mut m_failed) = (m_good, m_bad);
                 while !self.close(bad, good) {
                     let mid = self.mid(bad, good);
+                    // Floats run out before a tolerance does at the ends of their range: stop
+                    // where no value lies strictly between the two ends.
+                    if mid <= bad.min(good) || mid >= bad.max(good) {
+                        break;
+                    }
                     let (ok, m) = check(mid)?;
                     if ok {
                         good = mid;

@@ -1,6 +1,7 @@
 //! The sweep spec (YAML) and its expansion into points: which parameters vary, over which
 //! values, one axis at a time or as a full grid.
 
+use crate::limits::{self, LimitError};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -231,24 +232,35 @@ impl SweepSpec {
             .enumerate()
             .map(|(i, a)| {
                 let here = format!("vary.{i} ({})", a.param);
+                let too_many = |e: LimitError| err(format!("{here}: {e}"));
                 match (&a.values, &a.range) {
-                    (Some(v), None) if !v.is_empty() => Ok(v.clone()),
+                    (Some(v), None) if !v.is_empty() => {
+                        limits::AXIS_STEPS.check(v.len() as u64).map_err(too_many)?;
+                        Ok(v.clone())
+                    }
+                    (None, Some(r)) => {
+                        limits::AXIS_STEPS
+                            .check(u64::from(r.steps))
+                            .map_err(too_many)?;
+                        expand_range(r).map_err(|m| err(format!("{here}: {m}")))
+                    }
                     (Some(_), None) => Err(err(format!(
                         "{here}: `values` is empty; expected at least one value"
                     ))),
-                    (None, Some(r)) => expand_range(r).map_err(|m| err(format!("{here}: {m}"))),
                     _ => Err(err(format!("{here}: give either `values` or `range`"))),
                 }
             })
             .collect()
     }
 
-    /// The number of points.
-    pub fn n_points(axes: &[Vec<Value>], grid: bool) -> u64 {
+    /// The number of points, within [`limits::SWEEP_POINTS`] (a product of axes that would
+    /// overflow is past it, never wrapped to a small number).
+    pub fn n_points(axes: &[Vec<Value>], grid: bool) -> Result<u64, LimitError> {
+        let lens = axes.iter().map(|v| v.len() as u64);
         if grid {
-            axes.iter().map(|v| v.len() as u64).product()
+            limits::SWEEP_POINTS.product(lens)
         } else {
-            axes.iter().map(|v| v.len() as u64).sum()
+            limits::SWEEP_POINTS.check(lens.sum())
         }
     }
 
@@ -395,8 +407,8 @@ mod tests {
         assert_eq!(value_text(&a[0][4]), "1.6TB/s");
         let qd: Vec<String> = a[1].iter().map(value_text).collect();
         assert_eq!(qd, ["1", "2", "4", "8", "16", "32", "64", "128", "256"]);
-        assert_eq!(SweepSpec::n_points(&a, false), 5 + 9 + 2);
-        assert_eq!(SweepSpec::n_points(&a, true), 5 * 9 * 2);
+        assert_eq!(SweepSpec::n_points(&a, false), Ok(5 + 9 + 2));
+        assert_eq!(SweepSpec::n_points(&a, true), Ok(5 * 9 * 2));
     }
 
     #[test]

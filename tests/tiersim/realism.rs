@@ -418,9 +418,10 @@ fn batched_decode_scales_until_the_roofline_crossover_then_flattens() {
         .map(|(&b, s)| f64::from(b) / s)
         .collect();
     eprintln!("B* = {b_star:.1}; step times {steps:?}; rates {rates:?}");
-    // Beyond the crossover the step is all compute: equal rates to rounding.
+    // Beyond the crossover the step is all compute: equal rates to the clock's rounding (a
+    // picosecond per event on a ~250 µs step).
     assert!(
-        rates.windows(2).all(|w| w[1] >= w[0] * (1.0 - 1e-9)),
+        rates.windows(2).all(|w| w[1] >= w[0] * (1.0 - 1e-8)),
         "rates {rates:?}"
     );
     // Below it the step is the weights streamed once (plus a few tokens of KV and embedding).
