@@ -16,7 +16,7 @@
 #
 # usage: scripts/slurm-sweep.sh [--emulate] [SPEC]
 #   --emulate  skip Slurm and run the emulated array (to exercise that path)
-#   SPEC       the sweep spec (default: models/sweeps/shard-demo.yaml)
+#   SPEC       the sweep spec (default: models/sweeps/shard-demo.yaml, 16 points)
 # environment: TIERSIM (the binary; default: build target/release/tiersim),
 #   SLURM_SWEEP_TIMEOUT (seconds the array may take, default 300), KEEP=1 (keep the work dir).
 set -euo pipefail
@@ -27,10 +27,21 @@ if [ "${1:-}" = "--emulate" ]; then
   emulate="asked for with --emulate"
   shift
 fi
-spec=$(realpath "${1:-$repo/models/sweeps/shard-demo.yaml}")
+# A spec or binary given is taken from the caller's directory; the default spec, like the job
+# script, from the repository's root, where everything below runs (a Slurm job starts in the
+# directory sbatch ran in), so the commands printed are those the README shows.
+if [ -n "${TIERSIM:-}" ]; then
+  TIERSIM=$(realpath "$TIERSIM")
+fi
+if [ -n "${1:-}" ]; then
+  spec=$(realpath "$1")
+else
+  spec=models/sweeps/shard-demo.yaml
+fi
+cd "$repo"
 tasks=4
 timeout_s=${SLURM_SWEEP_TIMEOUT:-300}
-job_script="$repo/scripts/sweep-array.sbatch"
+job_script=scripts/sweep-array.sbatch
 
 say() { echo "slurm-sweep: $*"; }
 fail() {
@@ -44,6 +55,7 @@ chmod 755 "$work"
 mkdir -p "$work/logs" "$work/shards" "$work/single" "$work/merged"
 daemon_pids=()
 daemon_names=()
+task_pids=()
 jobid=""
 
 cleanup() {
@@ -52,8 +64,11 @@ cleanup() {
   if [ -n "$jobid" ]; then
     scancel "$jobid" 2>/dev/null || true
   fi
-  # Stop in reverse start order: slurmd, slurmctld, then munged they authenticate through.
   local i pid
+  for pid in "${task_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  # Stop in reverse start order: slurmd, slurmctld, then munged they authenticate through.
   for ((i = ${#daemon_pids[@]} - 1; i >= 0; i--)); do
     pid=${daemon_pids[i]}
     if kill -0 "$pid" 2>/dev/null; then
@@ -82,12 +97,11 @@ trap 'exit 143' TERM
 
 # --- the binary ----------------------------------------------------------------------------------
 if [ -z "${TIERSIM:-}" ]; then
-  (cd "$repo" && cargo build --quiet --release)
+  cargo build --quiet --release
   TIERSIM="$repo/target/release/tiersim"
 fi
-TIERSIM=$(realpath "$TIERSIM")
 export TIERSIM
-name=$(sed -n 's/^name:[[:space:]]*//p' "$spec" | head -n 1)
+name=$(sed -n 's/^name:[[:space:]]*//p' "$spec" | head -n 1 | tr -d "\"'")
 [ -n "$name" ] || fail "$spec has no top-level name:"
 
 # --- Slurm: install, configure, start -----------------------------------------------------------
@@ -130,12 +144,16 @@ start_daemon() {
   daemon_names+=("$name")
 }
 
-# Error lines of the daemons' logs: what to quote when the cluster does not come up.
+# The error lines of the named daemons' logs (all three when none is named), less the ones every
+# fresh start prints (no saved state yet, no PMIx library): what to quote when a start fails.
 daemon_errors() {
-  grep -hiE 'error|fatal|fail|denied|not permitted' \
-    "$work"/logs/munged.out "$work"/munge/munged.log "$work"/logs/slurmctld.out \
-    "$work"/logs/slurmctld.log "$work"/logs/slurmd.out "$work"/logs/slurmd.log 2>/dev/null |
-    grep -v 'pmix' | tail -n 15 || true
+  local names=("$@") files=() n
+  [ "${#names[@]}" -gt 0 ] || names=(munged slurmctld slurmd)
+  for n in "${names[@]}"; do
+    files+=("$work/logs/$n.out" "$work/logs/$n.log")
+  done
+  grep -hiE 'error|fatal|fail|denied|not permitted' "${files[@]}" 2>/dev/null |
+    grep -viE 'pmix|state file|Trying backup state|MPI: Cannot create context' | tail -n 10 || true
 }
 
 start_cluster() {
@@ -189,7 +207,7 @@ EOF
   local sock="$work/munge/munge.socket"
   start_daemon munged munged --foreground --force --socket="$sock" \
     --key-file="$work/munge/munge.key" --pid-file="$work/munge/munged.pid" \
-    --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed"
+    --log-file="$work/logs/munged.log" --seed-file="$work/munge/munged.seed"
   local ok=""
   for _ in $(seq 50); do
     if munge -S "$sock" -n 2>/dev/null | unmunge -S "$sock" >/dev/null 2>&1; then
@@ -199,7 +217,7 @@ EOF
     sleep 0.2
   done
   [ -n "$ok" ] || {
-    emulate="munged did not answer within 10 s: $(daemon_errors | tr '\n' ' ')"
+    emulate="munged did not answer within 10 s: $(daemon_errors munged | tr '\n' ' ')"
     return 1
   }
   start_daemon slurmctld slurmctld -D -c -f "$SLURM_CONF"
@@ -211,7 +229,7 @@ EOF
     local i
     for i in "${!daemon_pids[@]}"; do
       if ! kill -0 "${daemon_pids[i]}" 2>/dev/null; then
-        emulate="${daemon_names[i]} exited while starting: $(daemon_errors | tr '\n' ' ')"
+        emulate="${daemon_names[i]} exited while starting: $(daemon_errors "${daemon_names[i]}" | tr '\n' ' ')"
         return 1
       fi
     done
@@ -266,18 +284,19 @@ run_with_slurm() {
 
 run_emulated() {
   say "running the job script as $tasks parallel processes with Slurm's array variables"
-  local i pids=() failed=""
+  local i failed=""
   for ((i = 0; i < tasks; i++)); do
     env SLURM_ARRAY_JOB_ID=0 SLURM_JOB_ID="$i" SLURM_ARRAY_TASK_ID="$i" \
       SLURM_ARRAY_TASK_COUNT="$tasks" SLURM_ARRAY_TASK_MIN=0 \
       SLURM_ARRAY_TASK_MAX=$((tasks - 1)) SLURM_ARRAY_TASK_STEP=1 SLURM_CPUS_PER_TASK=1 \
       timeout "$timeout_s" bash "$job_script" "$spec" "$work/shards" \
       >"$work/logs/emulated-$i.out" 2>&1 &
-    pids+=("$!")
+    task_pids+=("$!")
   done
-  for i in "${!pids[@]}"; do
-    wait "${pids[i]}" || failed+=" $i"
+  for i in "${!task_pids[@]}"; do
+    wait "${task_pids[i]}" || failed+=" $i"
   done
+  task_pids=()
   cat "$work"/logs/emulated-*.out
   [ -z "$failed" ] || fail "emulated tasks failed:$failed"
 }
@@ -298,8 +317,9 @@ for ((i = 0; i < tasks; i++)); do
 done
 say "running: tiersim sweep merge $work/shards/$name.shard-*-of-$tasks.csv --out $work/merged/$name.csv"
 "$TIERSIM" sweep merge "${shards[@]}" --out "$work/merged/$name.csv"
-say "running: tiersim sweep $spec --out $work/single (one machine, no shards)"
+say "running: tiersim sweep $spec --out $work/single --no-plots --no-progress"
 "$TIERSIM" sweep "$spec" --out "$work/single" --no-plots --no-progress >/dev/null
+say "running: cmp $work/single/$name.csv $work/merged/$name.csv"
 if ! cmp "$work/single/$name.csv" "$work/merged/$name.csv"; then
   fail "the merged shards differ from the single run"
 fi

@@ -176,7 +176,7 @@ mod tests {
             .collect()
     }
 
-    /// The variables Slurm sets in task `id` of `--array=min-max:step`.
+    /// The variables Slurm sets in task `id` of `--array=min-max:step` (`max` the last id run).
     fn array(id: u64, min: u64, max: u64, step: u64) -> HashMap<String, String> {
         let count = (max - min) / step + 1;
         let (id, count, min, max, step) = (
@@ -231,7 +231,8 @@ mod tests {
         assert_eq!(Shard::from_slurm(&array(1, 1, 64, 1)), Ok(shard(0, 64)));
         assert_eq!(Shard::from_slurm(&array(64, 1, 64, 1)), Ok(shard(63, 64)));
         assert_eq!(Shard::from_slurm(&array(7, 1, 7, 2)), Ok(shard(3, 4)));
-        assert_eq!(Shard::from_slurm(&array(12, 0, 15, 4)), Ok(shard(3, 4)));
+        // `--array=0-15:4`: Slurm reports the last id run (12) as the maximum, not 15.
+        assert_eq!(Shard::from_slurm(&array(12, 0, 12, 4)), Ok(shard(3, 4)));
     }
 
     #[test]
@@ -281,21 +282,25 @@ mod tests {
     fn contradictory_arrays_are_refused_with_their_values() {
         // Ids from 1 but no minimum set: task 4 of 4 would be shard 4.
         let no_min = env(&[(slurm::TASK_ID, "4"), (slurm::TASK_COUNT, "4")]);
-        // `--array=0,3,7`: three ids, not evenly spaced.
-        let list = env(&[
-            (slurm::TASK_ID, "3"),
-            (slurm::TASK_COUNT, "3"),
-            (slurm::TASK_MIN, "0"),
-            (slurm::TASK_MAX, "7"),
-            (slurm::TASK_STEP, "1"),
-        ]);
+        // `--array=0,3,7` and `--array=0,2,4`, as Slurm 22.05 sets them: the step of a list
+        // is 1 whatever its spacing.
+        let list = |id: &str, max: &str| {
+            env(&[
+                (slurm::TASK_ID, id),
+                (slurm::TASK_COUNT, "3"),
+                (slurm::TASK_MIN, "0"),
+                (slurm::TASK_MAX, max),
+                (slurm::TASK_STEP, "1"),
+            ])
+        };
         let mut zero_count = array(0, 0, 3, 1);
         zero_count.insert(slurm::TASK_COUNT.to_owned(), "0".to_owned());
         let mut zero_step = array(0, 0, 3, 1);
         zero_step.insert(slurm::TASK_STEP.to_owned(), "0".to_owned());
         let cases = [
             (no_min, "from 0 to 3"),
-            (list, "SLURM_ARRAY_TASK_MAX is 7"),
+            (list("3", "7"), "SLURM_ARRAY_TASK_MAX is 7"),
+            (list("2", "4"), "SLURM_ARRAY_TASK_MAX is 4"),
             (array(0, 1, 4, 1), "from 1 to 4"),
             (array(2, 0, 6, 3), "spaced 3"),
             (zero_count, "SLURM_ARRAY_TASK_COUNT is 0"),
