@@ -117,7 +117,7 @@ install_slurm() {
     return 1
   fi
   say "installing slurm-wlm and munge (apt-get)"
-  if ! timeout 600 apt-get update -qq >"$work/logs/apt.log" 2>&1 ||
+  if ! timeout 300 apt-get update -qq >"$work/logs/apt.log" 2>&1 ||
     ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
       slurm-wlm munge >>"$work/logs/apt.log" 2>&1; then
     emulate="apt-get could not install slurm-wlm and munge: $(tail -n 3 "$work/logs/apt.log" | tr '\n' ' ')"
