@@ -379,8 +379,9 @@ pub struct SweepArgs {
     /// Continue an interrupted sweep in `--out` without redoing finished points.
     #[arg(long)]
     pub resume: bool,
-    /// Run only shard `i` of `n` (points whose id is i mod n), for a cluster job array.
-    #[arg(long, value_name = "I/N")]
+    /// Run only shard `i` of `n` (points whose id is i mod n), for a cluster job array; `auto`
+    /// takes it from a Slurm array task's SLURM_ARRAY_TASK_ID, _COUNT, _MIN and _STEP.
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
     /// Do not write SVG plots.
     #[arg(long)]

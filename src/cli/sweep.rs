@@ -1,10 +1,11 @@
 //! `tiersim sweep`: run a sweep spec (or the embedded default) in parallel, or merge shards.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::sweep::{self, Prepared, RunOptions, Shard, output, summary};
+use crate::sweep::{self, Prepared, RunOptions, Shard, output, shard, summary};
 
 /// Validated options of `tiersim sweep`.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ impl SweepOptions {
     pub fn from_args(a: &crate::cli::SweepArgs) -> Result<Self, Error> {
         let threads = crate::cli::worker_threads(a.threads)?;
         let shard = match &a.shard {
-            Some(s) => Shard::parse(s)?,
+            Some(s) => Shard::from_flag(s, &slurm_env())?,
             None => Shard::ALL,
         };
         Ok(Self {
@@ -37,6 +38,18 @@ impl SweepOptions {
             plots: !a.no_plots && shard.count == 1,
         })
     }
+}
+
+/// The job array variables of this process's environment, for `--shard auto` (a value that is
+/// not UTF-8 is kept, lossily, so the error can show it).
+fn slurm_env() -> HashMap<String, String> {
+    shard::slurm::ALL
+        .iter()
+        .filter_map(|&var| {
+            let value = std::env::var_os(var)?;
+            Some((var.to_owned(), value.to_string_lossy().into_owned()))
+        })
+        .collect()
 }
 
 /// Runs the sweep and prints its summary.

@@ -8,6 +8,7 @@ pub mod output;
 pub mod plots;
 pub mod point;
 pub mod require;
+pub mod shard;
 pub mod spec;
 pub mod summary;
 
@@ -26,43 +27,7 @@ use crate::sweep::output::{CsvSink, Sidecar};
 use crate::sweep::point::BaselineCache;
 use crate::sweep::spec::{Point, SweepSpec};
 
-/// A slice of a sweep: the points whose id is `index` modulo `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard, from 0.
-    pub index: u64,
-    /// Number of shards.
-    pub count: u64,
-}
-
-impl Shard {
-    /// The whole sweep.
-    pub const ALL: Self = Self { index: 0, count: 1 };
-
-    /// Parses `i/n` (0-based `i < n`).
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        let bad = || {
-            Error::usage(
-                "--shard",
-                format!("`{text}` is not a shard; expected i/n with 0 <= i < n, e.g. 3/16"),
-            )
-        };
-        let (i, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u64, u64) = (
-            i.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Whether point `id` belongs to this shard.
-    pub fn owns(self, id: u64) -> bool {
-        id % self.count == self.index
-    }
-}
+pub use shard::Shard;
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]

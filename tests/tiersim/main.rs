@@ -5,6 +5,7 @@ mod kernels;
 mod presets;
 mod realism;
 mod serving;
+mod shard_auto;
 
 use approx::assert_relative_eq;
 use helpers::*;
