@@ -69,6 +69,7 @@ pub mod engine;
 pub mod error;
 pub mod layers;
 pub mod model;
+pub mod published;
 pub mod report;
 pub mod rng;
 pub mod scenario;
