@@ -108,3 +108,34 @@ fn reproduce_prints_one_table_per_scenario_and_refuses_unknown_names() {
         "{err}"
     );
 }
+
+#[test]
+fn the_default_sweep_and_requirement_cover_every_reading() {
+    use tiersim::config::load;
+    use tiersim::config::presets::READINGS;
+    use tiersim::sweep::require::RequireSpec;
+    use tiersim::sweep::spec::SweepSpec;
+    let names = |values: &Option<Vec<serde_yaml::Value>>| -> Vec<String> {
+        values
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let sweep: SweepSpec = load::parse(tiersim::sweep::DEFAULT_SPEC, "default sweep").unwrap();
+    let axis = sweep.vary.iter().find(|a| a.param == "system").unwrap();
+    let mut want: Vec<String> = READINGS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(names(&axis.values)[..READINGS.len()], want[..]);
+    want.push("h100-ssd".into());
+    assert_eq!(names(&axis.values), want);
+    let req: RequireSpec = load::parse(
+        tiersim::cli::require::DEFAULT_REQUIRE,
+        "default requirement",
+    )
+    .unwrap();
+    let over = req.over.iter().find(|a| a.param == "system").unwrap();
+    assert_eq!(names(&over.values), want[..READINGS.len()]);
+    // Each reading keeps its own array: the requirement must not override parallelism.
+    assert!(req.set.keys().all(|k| !k.contains("parallel_units")));
+}
