@@ -37,6 +37,11 @@
 //!   exporters with llama-bench's fields, and SVG charts ([`report::plot`]).
 //! - [`sweep`]: parameter grids run in parallel into a tidy CSV (resumable, shardable), their
 //!   plots, and the requirement solver ([`sweep::require`]).
+//! - [`published`]: published HBF results as scenarios (`models/scenarios/`, `tiersim
+//!   reproduce`): the device arithmetic, simulated bursts and decode gaps beside the published
+//!   figures, each miss with its reason. The contested HBF figures themselves are named readings,
+//!   one system preset each ([`config::presets::READINGS`]), which the default sweep and
+//!   requirement run one by one.
 //! - [`analytic`] and [`ceiling`]: the predecessor's closed forms (decode ceiling, staging) and
 //!   the simulated ceiling beside them, with the share of each cause.
 //! - [`calibrate`]: llama-bench output readers (every format), fitting a system profile to
@@ -73,6 +78,7 @@ pub mod files;
 pub mod layers;
 pub mod limits;
 pub mod model;
+pub mod published;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -5,6 +5,7 @@
 pub mod calibrate;
 pub mod ceiling;
 pub mod latency;
+pub mod reproduce;
 pub mod require;
 pub mod serve;
 pub mod simulate;
@@ -70,6 +71,12 @@ pub enum Command {
     /// evidence; with a name (or a YAML file), every figure of it with its source.
     Presets {
         /// A preset name (`h100-hbf`) or a spec YAML file; all presets when absent.
+        name: Option<String>,
+    },
+    /// Published HBF results beside tiersim's figures: each scenario of `models/scenarios/`
+    /// (or a scenario YAML file) with the error per figure and the reason for each miss.
+    Reproduce {
+        /// A scenario name (`flashlab-read-ceiling`) or file; all scenarios when absent.
         name: Option<String>,
     },
 }
@@ -592,6 +599,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Model(ModelCommand::Inspect { model }) => inspect_model(&model, out),
         Command::Latency(cmd) => latency::run(&cmd, out),
         Command::Presets { name } => list_presets(name.as_deref(), out),
+        Command::Reproduce { name } => reproduce::run(name.as_deref(), out),
     }
 }
 

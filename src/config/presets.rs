@@ -120,6 +120,39 @@ pub const SYSTEMS: &[Preset] = &[
         name: "rtx4090",
         yaml: include_str!("../../models/systems/rtx4090.yaml"),
     },
+    Preset {
+        name: "h100-hbf-spec",
+        yaml: include_str!("../../models/systems/h100-hbf-spec.yaml"),
+    },
+    Preset {
+        name: "h100-hbf-flashlab",
+        yaml: include_str!("../../models/systems/h100-hbf-flashlab.yaml"),
+    },
+    Preset {
+        name: "h100-hbf-openhbf",
+        yaml: include_str!("../../models/systems/h100-hbf-openhbf.yaml"),
+    },
+    Preset {
+        name: "h100-hbf-son",
+        yaml: include_str!("../../models/systems/h100-hbf-son.yaml"),
+    },
+    Preset {
+        name: "h100-hbf-micron",
+        yaml: include_str!("../../models/systems/h100-hbf-micron.yaml"),
+    },
+];
+
+/// The named readings of the contested HBF figures (array parallelism, page per read, tR,
+/// program time, interface), one system preset each, in order of their array's random-read
+/// rate: the published device models disagree on them and the OCP spec leaves the parallelism
+/// open, so a curve that matters is drawn under every reading. Each differs from `h100-hbf`
+/// only in its HBF tier, and each figure of that tier cites the reading's source.
+pub const READINGS: &[&str] = &[
+    "h100-hbf-spec",
+    "h100-hbf-flashlab",
+    "h100-hbf-son",
+    "h100-hbf-micron",
+    "h100-hbf-openhbf",
 ];
 
 /// The model preset called `name` (exact match), if there is one.
@@ -1075,6 +1108,54 @@ evidence:
             assert_eq!(
                 spec, base,
                 "{name} differs from h100-hbf beyond its read latency"
+            );
+        }
+    }
+
+    #[test]
+    fn readings_differ_from_h100_hbf_only_in_their_cited_hbf_tier() {
+        let base = parse_system(system("h100-hbf").unwrap());
+        // Array rate of each reading: units x page / tR, as its description quotes it.
+        let expect = [
+            ("h100-hbf-spec", 262.1e9),
+            ("h100-hbf-flashlab", 262.1e9),
+            ("h100-hbf-son", 1638.4e9),
+            ("h100-hbf-micron", 2880.2e9),
+            ("h100-hbf-openhbf", 4193.2e9),
+        ];
+        assert_eq!(READINGS, expect.map(|(n, _)| n));
+        for (name, array) in expect {
+            let mut spec = parse_system(system(name).unwrap());
+            let hbf = &spec.tiers[1];
+            let tr = hbf.read_latency.as_ref().unwrap();
+            assert!(
+                tr.is_fixed().is_some(),
+                "{name}: the sources give tR as one figure"
+            );
+            let rate =
+                f64::from(hbf.parallel_units.unwrap()) * hbf.io_size.unwrap().0 / tr.mean().0;
+            assert!((rate / array - 1.0).abs() < 5e-4, "{name}: array {rate}");
+            let prov = Provenance::of_preset(PresetKind::System, system(name).unwrap()).unwrap();
+            for f in prov
+                .figures
+                .iter()
+                .filter(|f| f.path.starts_with("tiers.hbf."))
+            {
+                assert_eq!(
+                    f.evidence_key.as_deref(),
+                    Some(f.path.as_str()),
+                    "{name}: {} has no evidence of its own",
+                    f.path
+                );
+            }
+            assert!(prov.notes.is_empty(), "{name}: {:?}", prov.notes);
+            spec.tiers[1] = base.tiers[1].clone();
+            spec.name = base.name.clone();
+            spec.description = base.description.clone();
+            spec.evidence = base.evidence.clone();
+            assert_eq!(
+                spec, base,
+                "{name} differs from h100-hbf beyond its HBF tier"
             );
         }
     }

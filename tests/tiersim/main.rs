@@ -3,6 +3,7 @@
 mod helpers;
 mod kernels;
 mod presets;
+mod published;
 mod realism;
 mod serving;
 mod shard_auto;
