@@ -156,7 +156,7 @@ fn serve(c: &mut Criterion) {
     let system = load::system(Some("h100-hbf"), &[]).unwrap();
     let m = Machine::new(&model.spec, &system.spec).unwrap();
     let spec = ServeSpec::default();
-    let reqs = serving::requests(&spec, 1).unwrap();
+    let reqs = serving::requests(&spec, 1, u64::MAX).unwrap();
     let mut g = c.benchmark_group("serving");
     // A run takes about half a second: 10 of them fit 8 s.
     g.sample_size(10);

@@ -65,7 +65,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let model = load::model(args.model.as_deref(), &sets)?;
     let system = load::system(args.system.as_deref(), &sets)?;
     let machine = Machine::new(&model.spec, &system.spec)?;
-    let reqs = serving::requests(&spec, args.seed)?;
+    let reqs = serving::requests(&spec, args.seed, u64::from(model.spec.context_length))?;
     let outcome = serving::serve(&machine, &spec, &reqs, args.seed)?;
     let ctx = ServeContext {
         model: &model.spec.name,

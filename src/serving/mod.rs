@@ -38,9 +38,16 @@ pub struct Request {
     pub output: u32,
 }
 
-/// The requests of `spec`: from its trace, or drawn from its distributions with `seed`. Arrival
-/// times not given by the trace are Poisson at the spec's rate.
-pub fn requests(spec: &ServeSpec, seed: u64) -> Result<Vec<Request>, trace::TraceError> {
+/// The requests of `spec` for a model of `context` tokens: from its trace, or drawn from its
+/// distributions with `seed`. Arrival times not given by the trace are Poisson at the spec's
+/// rate. A trace request past the context is an error; a drawn one is clipped to it as
+/// llama-server clips a generation (the prompt to `context - 1` tokens, the output to the
+/// rest), so a long-tailed distribution never asks for a context the model lacks.
+pub fn requests(
+    spec: &ServeSpec,
+    seed: u64,
+    context: u64,
+) -> Result<Vec<Request>, trace::TraceError> {
     let mut rng = rng::stream(seed, STREAM_REQUESTS);
     let mut t = 0.0;
     let mut next_arrival = |rng: &mut SimRng| {
@@ -48,7 +55,7 @@ pub fn requests(spec: &ServeSpec, seed: u64) -> Result<Vec<Request>, trace::Trac
         Seconds(t)
     };
     match &spec.trace {
-        Some(path) => Ok(trace::read(path)?
+        Some(path) => Ok(trace::read(path, context)?
             .into_iter()
             .map(|(arrival, r)| Request {
                 arrival: arrival.unwrap_or_else(|| next_arrival(&mut rng)),
@@ -58,8 +65,15 @@ pub fn requests(spec: &ServeSpec, seed: u64) -> Result<Vec<Request>, trace::Trac
         None => Ok((0..spec.requests)
             .map(|_| {
                 let arrival = next_arrival(&mut rng);
-                let prompt = spec.prompt_tokens.draw(unit(&mut rng), unit(&mut rng));
-                let output = spec.output_tokens.draw(unit(&mut rng), unit(&mut rng));
+                let ctx = u32::try_from(context).unwrap_or(u32::MAX).max(2);
+                let prompt = spec
+                    .prompt_tokens
+                    .draw(unit(&mut rng), unit(&mut rng))
+                    .min(ctx - 1);
+                let output = spec
+                    .output_tokens
+                    .draw(unit(&mut rng), unit(&mut rng))
+                    .min(ctx - prompt);
                 Request {
                     arrival,
                     prompt,

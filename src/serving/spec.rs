@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::error::ConfigError;
 use crate::config::load::{self, Override, Target};
+use crate::limits;
 use crate::model::quant::QuantType;
 
 /// A serving workload.
@@ -259,6 +260,9 @@ impl ServeSpec {
         let bad = |f: &str, m: &str| Err(ConfigError::invalid(origin, f, m));
         if self.trace.is_none() && self.requests == 0 {
             return bad("requests", "is 0; expected at least 1");
+        }
+        if let Err(e) = limits::REQUESTS.check(u64::from(self.requests)) {
+            return bad("requests", &e.to_string());
         }
         if !(self.arrival_rate_per_s.is_finite() && self.arrival_rate_per_s > 0.0) {
             return bad(

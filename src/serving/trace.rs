@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::limits;
 use crate::serving::Request;
 use crate::units::Seconds;
 
@@ -53,6 +54,32 @@ pub enum TraceError {
         /// The arrival time found.
         value: f64,
     },
+    /// The file is too large to read, or holds more requests than a run may serve.
+    #[error("trace {path}: {reason}")]
+    Limit {
+        /// The trace.
+        path: String,
+        /// Which limit, and how to stay within it.
+        reason: String,
+    },
+    /// A request needs more tokens than the model's context holds.
+    #[error(
+        "trace {path} line {line}: {prompt} prompt + {output} output tokens is past the model's \
+         context of {context} tokens; expected requests that fit it (llama-server refuses a \
+         prompt past its context and stops a generation at it)"
+    )]
+    Context {
+        /// The trace.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// Prompt tokens.
+        prompt: u32,
+        /// Output tokens.
+        output: u32,
+        /// The model's context length.
+        context: u64,
+    },
     /// No request in the file.
     #[error("trace {path} holds no request")]
     Empty {
@@ -61,18 +88,22 @@ pub enum TraceError {
     },
 }
 
-/// Reads the requests of the trace at `path`; `arrival_s` is `None` for every request when the
-/// trace has no such column.
-pub fn read(path: &Path) -> Result<Vec<(Option<Seconds>, Request)>, TraceError> {
+/// Reads the requests of the trace at `path`, each within `context` tokens (prompt and output);
+/// `arrival_s` is `None` for every request when the trace has no such column.
+pub fn read(path: &Path, context: u64) -> Result<Vec<(Option<Seconds>, Request)>, TraceError> {
     let name = path.display().to_string();
     let read_err = |source| TraceError::Read {
         path: name.clone(),
         source,
     };
+    let limit_err = |reason: String| TraceError::Limit {
+        path: name.clone(),
+        reason,
+    };
+    let text = crate::files::read_text(path).map_err(|e| limit_err(e.reason))?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(read_err)?;
+        .from_reader(text.as_bytes());
     let headers = reader.headers().map_err(read_err)?.clone();
     let col = |column: &'static str| headers.iter().position(|h| h == column);
     let need = |column: &'static str| {
@@ -107,6 +138,18 @@ pub fn read(path: &Path) -> Result<Vec<(Option<Seconds>, Request)>, TraceError> 
         };
         let prompt = tokens(prompt_col, "prompt_tokens")?;
         let output = tokens(output_col, "output_tokens")?;
+        if u64::from(prompt) + u64::from(output) > context {
+            return Err(TraceError::Context {
+                path: name.clone(),
+                line,
+                prompt,
+                output,
+                context,
+            });
+        }
+        limits::REQUESTS
+            .check(out.len() as u64 + 1)
+            .map_err(|e| limit_err(e.to_string()))?;
         let arrival = match arrival_col {
             None => None,
             Some(i) => {
@@ -158,7 +201,7 @@ mod tests {
     #[test]
     fn reads_lengths_and_times() {
         let (_d, p) = write("arrival_s,prompt_tokens,output_tokens\n0,100,20\n0.5, 7 ,3\n");
-        let r = read(&p).unwrap();
+        let r = read(&p, u64::MAX).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].0, Some(Seconds(0.5)));
         assert_eq!((r[1].1.prompt, r[1].1.output), (7, 3));
@@ -167,7 +210,7 @@ mod tests {
     #[test]
     fn negative_lengths_name_line_and_column() {
         let (_d, p) = write("prompt_tokens,output_tokens\n100,20\n-5,3\n");
-        let e = read(&p).unwrap_err().to_string();
+        let e = read(&p, u64::MAX).unwrap_err().to_string();
         assert!(
             e.contains("line 3") && e.contains("prompt_tokens") && e.contains("-5"),
             "{e}"
@@ -177,10 +220,25 @@ mod tests {
     #[test]
     fn missing_column_and_disorder_are_errors() {
         let (_d, p) = write("prompt,output_tokens\n1,2\n");
-        assert!(read(&p).unwrap_err().to_string().contains("prompt_tokens"));
+        assert!(
+            read(&p, u64::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("prompt_tokens")
+        );
         let (_d, p) = write("arrival_s,prompt_tokens,output_tokens\n2,1,1\n1,1,1\n");
-        assert!(read(&p).unwrap_err().to_string().contains("earlier"));
+        assert!(
+            read(&p, u64::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("earlier")
+        );
         let (_d, p) = write("prompt_tokens,output_tokens\n");
-        assert!(read(&p).unwrap_err().to_string().contains("no request"));
+        assert!(
+            read(&p, u64::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("no request")
+        );
     }
 }

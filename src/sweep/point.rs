@@ -175,9 +175,11 @@ pub enum Work<'a> {
 /// Serves `s` on `m`: the run as a test outcome and its output tokens per second. The requests
 /// are drawn from the sweep's seed, so every point serves the same requests.
 fn run_serve(m: &Machine, s: &ServeSpec, seed: u64) -> Result<(TestOutcome, f64), ConfigError> {
-    let reqs = serving::requests(s, seed).map_err(|e| ConfigError::Parse {
-        origin: "the sweep's serve workload".to_owned(),
-        message: e.to_string(),
+    let reqs = serving::requests(s, seed, u64::from(m.model.context_length)).map_err(|e| {
+        ConfigError::Parse {
+            origin: "the sweep's serve workload".to_owned(),
+            message: e.to_string(),
+        }
     })?;
     let out = serving::serve(m, s, &reqs, seed)?;
     Ok((out.as_test_outcome(), out.summary().output_tps))
@@ -402,10 +404,12 @@ pub fn check_point(
     let r = resolve(spec, fixed, point)?;
     let reqs = match &r.serve {
         Some(s) => Some(
-            serving::requests(s, spec.seed).map_err(|e| ConfigError::Parse {
-                origin: "the sweep's serve workload".to_owned(),
-                message: e.to_string(),
-            })?,
+            serving::requests(s, spec.seed, u64::from(r.model.spec.context_length)).map_err(
+                |e| ConfigError::Parse {
+                    origin: "the sweep's serve workload".to_owned(),
+                    message: e.to_string(),
+                },
+            )?,
         ),
         None => None,
     };

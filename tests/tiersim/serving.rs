@@ -48,7 +48,7 @@ fn fixed_spec(requests: u32, rate: f64, prompt: u32, output: u32, max_batch: u32
 
 /// Draws the requests of `spec` and serves them.
 fn serve(m: &Machine, spec: &ServeSpec, seed: u64) -> ServeOutcome {
-    let reqs = serving::requests(spec, seed).expect("requests");
+    let reqs = serving::requests(spec, seed, u64::MAX).expect("requests");
     serving::serve(m, spec, &reqs, seed).expect("serves")
 }
 
@@ -561,9 +561,9 @@ fn serve_output_is_a_function_of_the_seed() {
 
     // The draws themselves differ with the seed and repeat with it.
     let spec = ServeSpec::default();
-    let r7 = serving::requests(&spec, 7).unwrap();
-    assert_eq!(r7, serving::requests(&spec, 7).unwrap());
-    let r8 = serving::requests(&spec, 8).unwrap();
+    let r7 = serving::requests(&spec, 7, u64::MAX).unwrap();
+    assert_eq!(r7, serving::requests(&spec, 7, u64::MAX).unwrap());
+    let r8 = serving::requests(&spec, 8, u64::MAX).unwrap();
     assert_eq!(r7.len(), 200);
     assert!(
         r7.iter().zip(&r8).all(|(x, y)| x != y),
@@ -725,7 +725,7 @@ fn a_month_of_serving_fits_the_clock_and_a_workload_past_its_range_is_refused() 
         trace: Some(trace),
         ..ServeSpec::default()
     };
-    let reqs = serving::requests(&spec, 1).unwrap();
+    let reqs = serving::requests(&spec, 1, u64::MAX).unwrap();
     let out = serving::serve(&m, &spec, &reqs, 1).unwrap();
     let (a, b) = (out.served[0], out.served[1]);
     assert_eq!(b.admitted.0, month);
@@ -742,7 +742,7 @@ fn a_month_of_serving_fits_the_clock_and_a_workload_past_its_range_is_refused() 
         trace: Some(trace),
         ..ServeSpec::default()
     };
-    let reqs = serving::requests(&spec, 1).unwrap();
+    let reqs = serving::requests(&spec, 1, u64::MAX).unwrap();
     let e = serving::serve(&m, &spec, &reqs, 1).unwrap_err().to_string();
     assert!(e.contains("clock's range") && e.contains("days"), "{e}");
 }
