@@ -84,14 +84,13 @@ impl SimulateOptions {
 
     /// [`from_args`](Self::from_args) with `SOURCE_DATE_EPOCH` given explicitly.
     pub fn from_args_at(a: SimulateArgs, source_date_epoch: Option<&str>) -> Result<Self, Error> {
-        let pg = a
-            .pg
-            .iter()
-            .map(|v| {
-                let pair = v
-                    .split_once(',')
-                    .and_then(|(p, g)| Some((p.trim().parse().ok()?, g.trim().parse().ok()?)));
-                pair.ok_or_else(|| {
+        let pg =
+            a.pg.iter()
+                .map(|v| {
+                    let pair = v
+                        .split_once(',')
+                        .and_then(|(p, g)| Some((p.trim().parse().ok()?, g.trim().parse().ok()?)));
+                    pair.ok_or_else(|| {
                     Error::usage(
                         "-pg",
                         format!(
@@ -99,8 +98,8 @@ impl SimulateOptions {
                         ),
                     )
                 })
-            })
-            .collect::<Result<_, Error>>()?;
+                })
+                .collect::<Result<_, Error>>()?;
         let reps = a
             .reps
             .trim()

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod kernels;
+mod llama_bench_compat;
 mod presets;
 mod realism;
 mod serving;
