@@ -24,7 +24,7 @@ use crate::error::Error;
 
 /// tiersim: a discrete-event simulator of the memory hierarchy under LLM inference.
 #[derive(Debug, Parser)]
-#[command(name = "tiersim", version, about, long_about = None)]
+#[command(name = "tiersim", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]

@@ -787,3 +787,76 @@ fn bad_values_name_the_flag_the_value_as_typed_and_what_is_expected() {
         fails_with(args, needles);
     }
 }
+
+/// A value for a flag of llama-bench's help, from its placeholder: the last of its
+/// alternatives, or an example of its kind.
+fn example_value(placeholder: &str) -> &str {
+    if let Some(alternatives) = placeholder
+        .strip_prefix('<')
+        .and_then(|p| p.strip_suffix('>'))
+        && alternatives.contains('|')
+    {
+        return alternatives.rsplit('|').next().unwrap();
+    }
+    match placeholder {
+        "<n>" => "1",
+        "<i>" => "0",
+        "<t>" => "q8_0",
+        "<pp,tg>" => "16,4",
+        "<hex,hex>" => "0xff",
+        "<0...100>" => "10",
+        "<0...N>" => "1",
+        "<MiB>" => "512",
+        "<dev0/dev1/...>" => "CUDA0/CUDA1",
+        "<ts0/ts1/..>" => "3/1",
+        "<filename>" => SMOLLM2,
+        "<user>/<model>[:quant]" => "ggml-org/model",
+        "<file>" => "model.gguf",
+        "<token>" => "token",
+        "<tensor name pattern>=<buffer type>;..." => "exps=CPU",
+        other => panic!("no example for {other}"),
+    }
+}
+
+#[test]
+fn every_flag_in_llama_benchs_help_is_accepted() {
+    use clap::Parser;
+    use tiersim::cli::{Cli, Command as Cmd, normalize_args, simulate::SimulateOptions};
+    let help = real("llama-bench_help.txt");
+    let mut checked = 0;
+    for line in help.lines().filter(|l| l.starts_with("  -")) {
+        let spec = line.trim().split("  ").next().unwrap();
+        let (names, placeholder) = match spec.find('<') {
+            // A placeholder ends where a parenthesised remark (`(seconds)`, `(default: auto)`)
+            // begins.
+            Some(at) => (&spec[..at], spec[at..].split(" (").next().map(str::trim)),
+            None => (spec, None),
+        };
+        for name in names.split([',', ' ']).filter(|n| n.starts_with('-')) {
+            let mut args = vec!["tiersim", "simulate", name];
+            args.extend(placeholder.map(example_value));
+            let parsed = Cli::try_parse_from(normalize_args(args.iter().map(Into::into)));
+            let cli = match parsed {
+                Ok(cli) => cli,
+                Err(e) if name == "-h" || name == "--help" || name == "--version" => {
+                    assert!(!e.use_stderr(), "{name}: {e}");
+                    continue;
+                }
+                Err(e) => panic!("{args:?}: {e}"),
+            };
+            let Cmd::Simulate(a) = cli.command else {
+                panic!("{args:?} is not simulate")
+            };
+            let opts = SimulateOptions::from_args(*a);
+            // Only a download is refused: tiersim reads --model.
+            if ["-hf", "-hfr", "--hf-repo", "-hff", "--hf-file"].contains(&name) {
+                assert!(opts.is_err(), "{args:?}");
+            } else {
+                opts.unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            }
+            checked += 1;
+        }
+    }
+    // Every flag but -h, --help and --version, long and short spellings apart.
+    assert_eq!(checked, 77, "flags checked");
+}
