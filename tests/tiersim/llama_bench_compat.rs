@@ -860,3 +860,37 @@ fn every_flag_in_llama_benchs_help_is_accepted() {
     // Every flag but -h, --help and --version, long and short spellings apart.
     assert_eq!(checked, 77, "flags checked");
 }
+
+#[test]
+fn per_tier_columns_follow_the_sweep_csvs_scheme() {
+    let sweep = tiersim::sweep::Prepared::load(None).unwrap();
+    let sweep_header = tiersim::sweep::point::header(&sweep.spec, 2);
+    let out = run(
+        &[
+            "simulate", "-m", SMOLLM2, "--system", "h100-hbf", "-p", "16", "-n", "0", "-r", "1",
+            "-o", "csv",
+        ],
+        None,
+    );
+    let text = text(&out.stdout);
+    let ours: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let tier_columns: Vec<&String> = sweep_header
+        .iter()
+        .filter(|h| {
+            h.strip_prefix("tier")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    assert_eq!(tier_columns.len(), 14, "{sweep_header:?}");
+    for column in tier_columns {
+        // The sweep's stall share of wall time is its own quantity; simulate reports stall_ms.
+        if column.ends_with("_stall_share") {
+            continue;
+        }
+        assert!(
+            ours.contains(&column.as_str()),
+            "{column} missing from {ours:?}"
+        );
+    }
+    assert_eq!(consume_csv(&text).unwrap()[0]["tier1"], "hbf");
+}
