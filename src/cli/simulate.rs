@@ -78,12 +78,7 @@ impl SimulateOptions {
     /// Validates raw flags; the test clock starts at `--test-time`, else at the
     /// `SOURCE_DATE_EPOCH` of the environment, else at the Unix epoch.
     pub fn from_args(a: SimulateArgs) -> Result<Self, Error> {
-        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
-        Self::from_args_at(a, epoch.as_deref())
-    }
-
-    /// [`from_args`](Self::from_args) with `SOURCE_DATE_EPOCH` given explicitly.
-    pub fn from_args_at(a: SimulateArgs, source_date_epoch: Option<&str>) -> Result<Self, Error> {
+        let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
         let pg =
             a.pg.iter()
                 .map(|v| {
@@ -163,7 +158,7 @@ impl SimulateOptions {
             unmodelled,
             session,
             seed: a.seed,
-            start_time: start_time(a.test_time.as_deref(), source_date_epoch)?,
+            start_time: start_time(a.test_time.as_deref(), source_date_epoch.as_deref())?,
             cold_from: a.cold_from,
         })
     }
