@@ -33,7 +33,7 @@
 //!   execution with overlap ([`sim::run::Run`]).
 //! - [`scenario`]: llama-bench's `pp`, `tg` and `pg` tests with depth, batch, ubatch, cold
 //!   start, parallel sequences and repetitions; [`serving`]: requests arriving over time,
-//!   continuous batching, TTFT/TPOT percentiles; [`report`]: the md, csv, json and jsonl
+//!   continuous batching, TTFT/TPOT percentiles; [`report`]: the md, csv, json, jsonl and sql
 //!   exporters with llama-bench's fields, and SVG charts ([`report::plot`]).
 //! - [`sweep`]: parameter grids run in parallel into a tidy CSV (resumable, shardable), their
 //!   plots, and the requirement solver ([`sweep::require`]).

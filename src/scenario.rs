@@ -4,7 +4,7 @@
 use crate::config::error::ConfigError;
 use crate::limits::{self, LimitError};
 use crate::model::quant::QuantType;
-use crate::report::{BenchRecord, TierUsage};
+use crate::report::{BUILD_COMMIT, BUILD_NUMBER, BenchRecord, TierUsage, UnmodelledSettings};
 use crate::rng;
 use crate::sim::experts::CacheStats;
 use crate::sim::kv::KvLayout;
@@ -476,8 +476,8 @@ pub fn record(
         .collect();
     let c = &m.system.compute;
     BenchRecord {
-        build_commit: concat!("tiersim-", env!("CARGO_PKG_VERSION")).to_owned(),
-        build_number: 0,
+        build_commit: BUILD_COMMIT.to_owned(),
+        build_number: BUILD_NUMBER,
         cpu_info: c.device.clone(),
         gpu_info: String::new(),
         backends: "tiersim".to_owned(),
@@ -501,6 +501,9 @@ pub fn record(
         no_kv_offload: m.system.placement.llamacpp.no_kv_offload,
         tensor_buft_overrides: m.system.placement.llamacpp.override_summary(),
         flash_attn: case.flash_attn.map_or(-1, i32::from),
+        repack: case.repack,
+        // The caller records what was asked for; the simulation is the same for every value.
+        unmodelled: UnmodelledSettings::default(),
         n_prompt: case.n_prompt,
         n_gen: case.n_gen,
         n_depth: case.n_depth,

@@ -1,10 +1,11 @@
 //! The command line: flags defined here with clap, turned once into typed options per command,
 //! then run. llama-bench's single-dash long flags (`-pg`, `-ub`, `-ctk`) are accepted by
-//! rewriting them to clap's double-dash form before parsing.
+//! rewriting them to clap's double-dash form before parsing ([`llama_bench`]).
 
 pub mod calibrate;
 pub mod ceiling;
 pub mod latency;
+pub mod llama_bench;
 pub mod reproduce;
 pub mod require;
 pub mod serve;
@@ -12,19 +13,19 @@ pub mod simulate;
 pub mod stage;
 pub mod sweep;
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use self::llama_bench::normalize_args;
 use crate::config::load::Override;
 use crate::config::presets;
 use crate::error::Error;
 
 /// tiersim: a discrete-event simulator of the memory hierarchy under LLM inference.
 #[derive(Debug, Parser)]
-#[command(name = "tiersim", version, about, long_about = None)]
+#[command(name = "tiersim", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
@@ -90,7 +91,8 @@ pub struct SimulateArgs {
         short = 'p',
         long = "n-prompt",
         value_delimiter = ',',
-        default_value = "512"
+        default_value = "512",
+        allow_hyphen_values = true
     )]
     pub n_prompt: Vec<String>,
     /// Generation lengths (tg tests); 0 disables.
@@ -98,18 +100,20 @@ pub struct SimulateArgs {
         short = 'n',
         long = "n-gen",
         value_delimiter = ',',
-        default_value = "128"
+        default_value = "128",
+        allow_hyphen_values = true
     )]
     pub n_gen: Vec<String>,
     /// Prompt and generation pairs `pp,tg` (pg tests); repeat for several.
-    #[arg(long = "pg")]
+    #[arg(long = "pg", allow_hyphen_values = true)]
     pub pg: Vec<String>,
     /// KV cache depth before the timed part.
     #[arg(
         short = 'd',
         long = "n-depth",
         value_delimiter = ',',
-        default_value = "0"
+        default_value = "0",
+        allow_hyphen_values = true
     )]
     pub n_depth: Vec<String>,
     /// Logical batch size.
@@ -117,7 +121,8 @@ pub struct SimulateArgs {
         short = 'b',
         long = "batch-size",
         value_delimiter = ',',
-        default_value = "2048"
+        default_value = "2048",
+        allow_hyphen_values = true
     )]
     pub batch: Vec<String>,
     /// Physical batch size (prompt tokens per step).
@@ -125,7 +130,8 @@ pub struct SimulateArgs {
         long = "ub",
         alias = "ubatch-size",
         value_delimiter = ',',
-        default_value = "512"
+        default_value = "512",
+        allow_hyphen_values = true
     )]
     pub ubatch: Vec<String>,
     /// Sequences decoding together (llama-batched-bench's `-npl`): the weights are read once
@@ -135,7 +141,8 @@ pub struct SimulateArgs {
         long = "npl",
         alias = "n-seq",
         value_delimiter = ',',
-        default_value = "1"
+        default_value = "1",
+        allow_hyphen_values = true
     )]
     pub n_seq: Vec<String>,
     /// KV cache key types (`f16`, `q8_0`, `q4_0`).
@@ -155,26 +162,43 @@ pub struct SimulateArgs {
     )]
     pub type_v: Vec<String>,
     /// Threads. A profile fitted at one thread count predicts that count (the default when
-    /// the system records one); another count is predicted with its figures and a warning.
-    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    /// the system records one); another count is predicted with its figures and a warning. A
+    /// system that records none (a GPU) runs at 1 without `-t`, and the value is recorded only.
+    #[arg(
+        short = 't',
+        long = "threads",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub threads: Vec<String>,
-    /// Flash attention (`-fa`): 0, 1 or auto, as a list. Off costs a rate factor and three
-    /// graph nodes per layer (`compute.no_flash_attention`).
-    #[arg(long = "flash-attn", value_delimiter = ',', default_value = "auto")]
+    /// Flash attention (`-fa`): on, off or auto (1, 0, -1), as a list. Off costs a rate factor
+    /// and three graph nodes per layer (`compute.no_flash_attention`).
+    #[arg(
+        long = "flash-attn",
+        value_delimiter = ',',
+        default_value = "auto",
+        allow_hyphen_values = true
+    )]
     pub flash_attn: Vec<String>,
     /// Weight repacking at load: 0 or 1, as a list. Off runs every weight type's plain-layout
     /// kernel.
     #[arg(long = "repack", value_delimiter = ',', default_value = "1")]
     pub repack: Vec<String>,
     /// Repetitions of each test, each with its own random stream.
-    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
-    pub reps: u32,
-    /// Output format: md, csv, json or jsonl.
+    #[arg(
+        short = 'r',
+        long = "repetitions",
+        default_value = "5",
+        allow_hyphen_values = true
+    )]
+    pub reps: String,
+    /// Output format: md, csv, json, jsonl, sql or none.
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
-    /// Model: a preset name or a YAML file (default: qwen2.5-3b-instruct-q4_k_m).
-    #[arg(short = 'm', long = "model")]
-    pub model: Option<String>,
+    /// Models, as a list: preset names, YAML or GGUF files (default:
+    /// qwen2.5-3b-instruct-q4_k_m). Each runs every test, in order.
+    #[arg(short = 'm', long = "model", value_delimiter = ',')]
+    pub model: Vec<String>,
     /// System: a preset name or a YAML file (default: h100-hbf).
     #[arg(long = "system")]
     pub system: Option<String>,
@@ -185,6 +209,11 @@ pub struct SimulateArgs {
     /// Seed of the random streams.
     #[arg(long = "seed", default_value_t = 1)]
     pub seed: u64,
+    /// When the first test starts, for `test_time`: `YYYY-MM-DDTHH:MM:SSZ` or seconds since
+    /// 1970. Later tests add the simulated time before them. Default: `SOURCE_DATE_EPOCH`
+    /// when set, else 1970-01-01T00:00:00Z, so that identical inputs give identical files.
+    #[arg(long = "test-time", value_name = "UTC")]
+    pub test_time: Option<String>,
     /// Cold start: copy the weights from this tier (name) into the local tier inside each
     /// test's timed part, so time to first token includes the staging.
     #[arg(long = "cold-from", value_name = "TIER")]
@@ -192,6 +221,12 @@ pub struct SimulateArgs {
     /// Placement flags of llama.cpp (`-ngl`, `-ot`, `--n-cpu-moe`, `-nkvo`).
     #[command(flatten)]
     pub llamacpp: LlamaCppArgs,
+    /// llama-bench's flags whose effect is not simulated (recorded in every row).
+    #[command(flatten)]
+    pub unmodelled: llama_bench::UnmodelledArgs,
+    /// llama-bench's session flags (`-oe`, `-v`, `--progress`, ...).
+    #[command(flatten)]
+    pub session: llama_bench::SessionArgs,
 }
 
 /// llama.cpp's placement flags, shorthand for `--set placement.llamacpp.*`. For `simulate` they
@@ -200,12 +235,14 @@ pub struct SimulateArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct LlamaCppArgs {
     /// `-ngl`: layers offloaded to the GPU (tier 0), counting the output layer as the last of
-    /// `n_layers + 1`; the rest of the weights, and their KV cache, stay on the host tier.
+    /// `n_layers + 1`; the rest of the weights, and their KV cache, stay on the host tier. A
+    /// negative value offloads every layer, as llama.cpp's default `-1` does.
     #[arg(
         long = "ngl",
         alias = "n-gpu-layers",
         value_name = "N",
-        value_delimiter = ','
+        value_delimiter = ',',
+        allow_hyphen_values = true
     )]
     pub n_gpu_layers: Vec<String>,
     /// `-ot`: tensor buffer overrides `regex=BUFFER` (`exps=CPU`, `blk\.1[0-9]\.=hbf`); the
@@ -233,8 +270,8 @@ pub struct LlamaCppArgs {
 /// The llama.cpp flags' values, parsed: one list per flag, empty when the flag is absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LlamaCppLists {
-    /// `-ngl` values.
-    pub n_gpu_layers: Vec<u32>,
+    /// `-ngl` values; negative ones offload every layer.
+    pub n_gpu_layers: Vec<i32>,
     /// `-ncmoe` values.
     pub n_cpu_moe: Vec<u32>,
     /// `-nkvo` values.
@@ -246,15 +283,7 @@ pub struct LlamaCppLists {
 impl LlamaCppArgs {
     /// The flags' value lists, with llama-bench's ranges expanded.
     pub fn lists(&self) -> Result<LlamaCppLists, Error> {
-        let no_kv_offload = self
-            .no_kv_offload
-            .iter()
-            .map(|v| match v.trim() {
-                "0" => Ok(false),
-                "1" => Ok(true),
-                _ => Err(Error::usage("-nkvo", format!("`{v}` is not 0 or 1"))),
-            })
-            .collect::<Result<_, _>>()?;
+        let no_kv_offload = llama_bench::switch_list("-nkvo", &self.no_kv_offload)?;
         let override_tensors = self
             .override_tensors
             .iter()
@@ -270,8 +299,8 @@ impl LlamaCppArgs {
             .collect();
         Ok(LlamaCppLists {
             override_tensors,
-            n_gpu_layers: simulate::int_list("-ngl", &self.n_gpu_layers)?,
-            n_cpu_moe: simulate::int_list("-ncmoe", &self.n_cpu_moe)?,
+            n_gpu_layers: llama_bench::signed_list("-ngl", &self.n_gpu_layers)?,
+            n_cpu_moe: llama_bench::int_list("-ncmoe", &self.n_cpu_moe)?,
             no_kv_offload,
         })
     }
@@ -322,9 +351,11 @@ fn combinations(
                 for &k in &nkvo {
                     let mut sets = Vec::new();
                     if let Some(n) = g {
+                        // A negative count is llama.cpp's "all layers", the placement's absence.
+                        let value = u32::try_from(n).map_or(Value::Null, Value::from);
                         sets.push(Override::new(
                             "placement.llamacpp.n_gpu_layers",
-                            Value::from(n),
+                            value,
                             &format!("-ngl {n}"),
                         )?);
                     }
@@ -522,37 +553,6 @@ pub enum ModelCommand {
         /// A GGUF file, a model YAML file or a preset name.
         model: String,
     },
-}
-
-/// llama-bench's multi-letter single-dash flags and their clap spelling.
-const LLAMA_BENCH_FLAGS: [(&str, &str); 9] = [
-    ("-fa", "--flash-attn"),
-    ("-pg", "--pg"),
-    ("-ub", "--ub"),
-    ("-ctk", "--ctk"),
-    ("-ctv", "--ctv"),
-    ("-ngl", "--ngl"),
-    ("-ot", "--ot"),
-    ("-ncmoe", "--n-cpu-moe"),
-    ("-nkvo", "--nkvo"),
-];
-
-/// Rewrites llama-bench's single-dash long flags (`-ub 256`, `-ctk=q8_0`) to `--ub` and friends.
-pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|arg| {
-            let Some(text) = arg.to_str() else { return arg };
-            for (short, long) in LLAMA_BENCH_FLAGS {
-                if text == short {
-                    return long.into();
-                }
-                if let Some(rest) = text.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
-                    return format!("{long}={rest}").into();
-                }
-            }
-            arg
-        })
-        .collect()
 }
 
 /// `--threads` of `sweep` and `require`: all cores by default, at least 1, at most

@@ -1,5 +1,6 @@
 //! `-o json`: one array of objects, laid out byte for byte as llama-bench lays it out, with the
-//! simulator's fields after llama-bench's.
+//! simulator's fields after llama-bench's 42 and its two sample arrays; the per-tier figures
+//! are one `tiers` array of objects, in the system's tier order.
 //!
 //! The text is written by hand rather than through `serde_json` because llama-bench's layout
 //! is not any serializer's: two-space indent, arrays on one line as `[ 1, 2 ]`, rates with six
@@ -7,10 +8,10 @@
 
 use std::io::{self, Write};
 
-use super::{
-    BenchRecord, Exporter, TierUsage, Value, fmt_fixed6, fmt_general6, llama_bench_scalars,
-    sim_scalars, tier_scalars,
+use super::fields::{
+    Value, fmt_fixed6, fmt_sample_ts, llama_bench_scalars, sim_scalars, tier_scalars,
 };
+use super::{BenchRecord, Exporter, TierUsage};
 
 /// Writes records as llama-bench's `-o json` does: a `[`, one indented object per record, `]`.
 #[derive(Debug, Clone, Default)]
@@ -115,7 +116,7 @@ fn scalar(v: Value<'_>) -> String {
 /// A sample rate in llama-bench's `%g` spelling, or `null` when not finite.
 fn sample_ts(x: f64) -> String {
     if x.is_finite() {
-        fmt_general6(x)
+        fmt_sample_ts(x)
     } else {
         "null".to_owned()
     }
@@ -170,10 +171,12 @@ fn quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testutil::{Keys, REAL_JSON, real_json_records, sample_records, serde_keys};
+    use crate::report::llama_bench_field_names;
+    use crate::report::testutil::{Keys, REAL_JSON, real_json_records, sample_records};
     use crate::report::{OutputFormat, RunInfo, export};
 
-    const SIM_KEYS: [&str; 8] = [
+    /// The simulator's keys, after llama-bench's fields and sample arrays.
+    pub(crate) const SIM_KEYS: [&str; 8] = [
         "system",
         "seed",
         "n_seq",
@@ -186,13 +189,7 @@ mod tests {
 
     fn render(records: &[BenchRecord]) -> String {
         let mut buf = Vec::new();
-        export(
-            OutputFormat::Json,
-            RunInfo::new("h100-hbf", 42),
-            &mut buf,
-            records,
-        )
-        .unwrap();
+        export(OutputFormat::Json, RunInfo::default(), &mut buf, records).unwrap();
         String::from_utf8(buf).unwrap()
     }
 
@@ -216,18 +213,31 @@ mod tests {
     }
 
     #[test]
-    fn sample_records_parse_with_every_field_in_record_order() {
-        let recs = sample_records();
-        let text = render(&recs);
+    fn keys_are_llama_benchs_in_order_then_the_simulators() {
+        let ours: Vec<Keys> = serde_json::from_str(&render(&sample_records())).unwrap();
+        let real: Vec<Keys> = serde_json::from_str(REAL_JSON).unwrap();
+        let mut want: Vec<String> = llama_bench_field_names().map(str::to_owned).to_vec();
+        want.extend(["samples_ns".to_owned(), "samples_ts".to_owned()]);
+        assert_eq!(real[0].0, want);
+        want.extend(SIM_KEYS.map(str::to_owned));
+        for k in &ours {
+            assert_eq!(k.0, want);
+        }
+    }
+
+    #[test]
+    fn sample_records_parse_with_llama_benchs_types() {
+        let text = render(&sample_records());
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed.len(), 2);
-        let keys: Vec<Keys> = serde_json::from_str(&text).unwrap();
-        for (k, rec) in keys.iter().zip(&recs) {
-            assert_eq!(k.0, serde_keys(rec));
-        }
         let tg = &parsed[1];
         assert_eq!(tg["n_depth"], 4096);
         assert_eq!(tg["cpu_info"], "NVIDIA H100 SXM5 \"simulated\"");
+        assert_eq!(tg["cpu_strict"], false);
+        assert_eq!(tg["repack"], true);
+        assert_eq!(tg["no_op_offload"], 0);
+        assert_eq!(tg["poll"], 50);
+        assert_eq!(tg["tensor_split"], "0.00");
         assert_eq!(tg["samples_ns"][1], 1_014_691_356u64);
         assert_eq!(tg["tiers"][1]["tier"], "hbf");
         assert_eq!(tg["tiers"][1]["bytes_read"], 137_438_953_472u64);
@@ -254,35 +264,14 @@ mod tests {
     }
 
     #[test]
-    fn llama_bench_fields_keep_llama_benchs_order() {
-        let real: Vec<Keys> = serde_json::from_str(REAL_JSON).unwrap();
-        let real = &real[0].0;
-        let ours: Vec<Keys> = serde_json::from_str(&render(&sample_records())).unwrap();
-        let ours = &ours[0].0;
-        let (lb, sim) = ours.split_at(ours.len() - SIM_KEYS.len());
-        assert_eq!(sim, SIM_KEYS, "simulator fields come after llama-bench's");
-        for key in lb {
-            assert!(real.contains(key), "`{key}` is not a llama-bench field");
-        }
-        let real_subset: Vec<&String> = real.iter().filter(|k| lb.contains(k)).collect();
-        assert_eq!(real_subset, lb.iter().collect::<Vec<_>>());
-    }
-
-    #[test]
     fn real_results_print_as_llama_bench_printed_them() {
         let values: Vec<serde_json::Value> = serde_json::from_str(REAL_JSON).unwrap();
         let ours = render(&real_json_records(values));
         let (real, ours) = (pretty_fields(REAL_JSON), pretty_fields(&ours));
         assert_eq!(real.len(), ours.len());
         for (real, ours) in real.iter().zip(&ours) {
-            let mut shared = 0;
-            for (key, value) in ours {
-                if let Some((_, want)) = real.iter().find(|(k, _)| k == key) {
-                    assert_eq!(value, want, "{key}");
-                    shared += 1;
-                }
-            }
-            assert_eq!(shared, 29);
+            assert_eq!(real[..], ours[..real.len()]);
+            assert_eq!(ours.len() - real.len(), SIM_KEYS.len());
         }
     }
 

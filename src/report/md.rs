@@ -1,16 +1,18 @@
-//! `-o md`: llama-bench's markdown table, with the simulator's latency and stall columns after
-//! `t/s` and a footer naming the tiersim version, system and seed.
+//! `-o md`: llama-bench's markdown table — `model`, `size`, `params`, `backend`, `threads`, a
+//! column for each parameter given a non-default value or several values, `test`, `t/s` — and
+//! its `build:` footer line. The simulator's own figures are in the other formats.
 
 use std::io::{self, Write};
 
-use super::{BenchRecord, Exporter, RunInfo, fmt_fixed};
+use super::fields::{Value, fmt_fixed, llama_bench_scalars, llama_bench_value};
+use super::{BUILD_COMMIT, BUILD_NUMBER, BenchRecord, Exporter, RunInfo};
 
-/// Which optional llama-bench columns the md table shows.
+/// Which optional columns the md table shows.
 ///
 /// llama-bench chooses its columns from the command line before the first test runs: a
 /// parameter gets a column when it was given more than one value or a value other than its
 /// default (see [`MdColumns::shows`]). The caller, which holds the command line, decides; the
-/// exporter only lays out what it is told.
+/// exporter only lays out what it is told, in llama-bench's column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MdColumns {
     /// `ngl`: llama-bench shows it for every non-CPU backend.
@@ -19,6 +21,12 @@ pub struct MdColumns {
     pub n_cpu_moe: bool,
     /// `threads`: llama-bench shows it for CPU backends, or when `-t` is not the default.
     pub n_threads: bool,
+    /// `cpu_mask` (`-C`).
+    pub cpu_mask: bool,
+    /// `cpu_strict` (`--cpu-strict`).
+    pub cpu_strict: bool,
+    /// `poll` (`--poll`).
+    pub poll: bool,
     /// `n_batch` (`-b`).
     pub n_batch: bool,
     /// `n_ubatch` (`-ub`).
@@ -27,13 +35,38 @@ pub struct MdColumns {
     pub type_k: bool,
     /// `type_v` (`-ctv`).
     pub type_v: bool,
+    /// `main_gpu` (`-mg`).
+    pub main_gpu: bool,
+    /// `sm` (`-sm`).
+    pub split_mode: bool,
     /// `nkvo` (`-nkvo`).
     pub no_kv_offload: bool,
     /// `fa` (`-fa`).
     pub flash_attn: bool,
+    /// `dev` (`-dev`).
+    pub devices: bool,
+    /// `ts` (`-ts`).
+    pub tensor_split: bool,
     /// `ot` (`-ot`).
     pub override_tensors: bool,
-    /// `npl`: sequences decoding together (tiersim's, after llama-batched-bench's `-npl`).
+    /// `lm` (`-lm`).
+    pub load_mode: bool,
+    /// `lazy_mode` (`-lzm`).
+    pub lazy_mode: bool,
+    /// `embd` (`-embd`).
+    pub embeddings: bool,
+    /// `nopo` (`-nopo`).
+    pub no_op_offload: bool,
+    /// `noh` (`--no-host`).
+    pub no_host: bool,
+    /// `rpk` (`--repack`).
+    pub repack: bool,
+    /// `fitt` (`-fitt`).
+    pub fit_target: bool,
+    /// `fitc` (`-fitc`).
+    pub fit_min_ctx: bool,
+    /// `npl`: sequences decoding together (tiersim's, after llama-batched-bench's `-npl`),
+    /// just before `test`.
     pub n_seq: bool,
 }
 
@@ -57,13 +90,28 @@ impl MdColumns {
             n_gpu_layers: !cpu,
             n_cpu_moe: false,
             n_threads: cpu,
+            cpu_mask: false,
+            cpu_strict: false,
+            poll: false,
             n_batch: false,
             n_ubatch: false,
             type_k: false,
             type_v: false,
+            main_gpu: false,
+            split_mode: false,
             no_kv_offload: false,
             flash_attn: false,
+            devices: false,
+            tensor_split: false,
             override_tensors: false,
+            load_mode: false,
+            lazy_mode: false,
+            embeddings: false,
+            no_op_offload: false,
+            no_host: false,
+            repack: false,
+            fit_target: false,
+            fit_min_ctx: false,
             n_seq: false,
         }
     }
@@ -72,6 +120,40 @@ impl MdColumns {
     /// one value, or one that is not `default`.
     pub fn shows<T: PartialEq>(values: &[T], default: &T) -> bool {
         values.len() > 1 || values.iter().any(|v| v != default)
+    }
+
+    /// The llama-bench fields shown, in llama-bench's column order.
+    fn fields(&self) -> Vec<&'static str> {
+        [
+            (self.n_gpu_layers, "n_gpu_layers"),
+            (self.n_cpu_moe, "n_cpu_moe"),
+            (self.n_threads, "n_threads"),
+            (self.cpu_mask, "cpu_mask"),
+            (self.cpu_strict, "cpu_strict"),
+            (self.poll, "poll"),
+            (self.n_batch, "n_batch"),
+            (self.n_ubatch, "n_ubatch"),
+            (self.type_k, "type_k"),
+            (self.type_v, "type_v"),
+            (self.main_gpu, "main_gpu"),
+            (self.split_mode, "split_mode"),
+            (self.no_kv_offload, "no_kv_offload"),
+            (self.flash_attn, "flash_attn"),
+            (self.devices, "devices"),
+            (self.tensor_split, "tensor_split"),
+            (self.override_tensors, "tensor_buft_overrides"),
+            (self.load_mode, "load_mode"),
+            (self.lazy_mode, "lazy_mode"),
+            (self.embeddings, "embeddings"),
+            (self.no_op_offload, "no_op_offload"),
+            (self.no_host, "no_host"),
+            (self.repack, "repack"),
+            (self.fit_target, "fit_target"),
+            (self.fit_min_ctx, "fit_min_ctx"),
+        ]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect()
     }
 }
 
@@ -82,81 +164,105 @@ impl Default for MdColumns {
     }
 }
 
+/// What a column shows.
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Model,
+    Size,
+    Params,
+    Backend,
+    /// A llama-bench field, spelled as its CSV spells it.
+    Field(&'static str),
+    NSeq,
+    Test,
+    Rate,
+}
+
 /// One table column: title, width (negative for left-aligned, as in llama-bench's printf
-/// widths) and how a record fills it.
+/// widths) and what fills it.
+#[derive(Debug, Clone, Copy)]
 struct Column {
     title: &'static str,
     width: isize,
-    value: fn(&BenchRecord) -> String,
+    cell: Cell,
 }
 
-/// Writes records as llama-bench's `-o md` does: a table head, one row per record, then a line
-/// naming what produced the table.
+/// llama-bench's md title of a field.
+fn title(field: &'static str) -> &'static str {
+    match field {
+        "n_gpu_layers" => "ngl",
+        "split_mode" => "sm",
+        "n_threads" => "threads",
+        "no_kv_offload" => "nkvo",
+        "flash_attn" => "fa",
+        "load_mode" => "lm",
+        "embeddings" => "embd",
+        "no_op_offload" => "nopo",
+        "no_host" => "noh",
+        "repack" => "rpk",
+        "devices" => "dev",
+        "tensor_split" => "ts",
+        "tensor_buft_overrides" => "ot",
+        "fit_target" => "fitt",
+        "fit_min_ctx" => "fitc",
+        other => other,
+    }
+}
+
+/// llama-bench's md width of a field: a few fixed ones, else the name's length (at least 10),
+/// left-aligned for text.
+fn width(field: &'static str) -> isize {
+    match field {
+        "n_gpu_layers" | "flash_attn" | "repack" => 3,
+        "n_threads" | "n_batch" => 7,
+        "n_ubatch" => 8,
+        "type_k" | "type_v" | "split_mode" => 6,
+        "load_mode" => 10,
+        "devices" => -12,
+        "no_op_offload" | "no_host" => 4,
+        _ => {
+            let w = field.len().max(10) as isize;
+            let text = llama_bench_scalars(&BenchRecord::default())
+                .iter()
+                .any(|(k, v)| *k == field && matches!(v, Value::Str(_)));
+            if text { -w } else { w }
+        }
+    }
+}
+
+/// Writes records as llama-bench's `-o md` does: a table head, one row per record, then the
+/// `build:` line.
 pub struct MdExporter {
-    run: RunInfo,
     columns: Vec<Column>,
 }
 
 impl MdExporter {
     /// An exporter for `run`, with the columns its [`MdColumns`] asks for.
     pub fn new(run: RunInfo) -> Self {
-        let c = run.md_columns;
-        let optional: [(bool, Column); 11] = [
-            (
-                c.n_gpu_layers,
-                col("ngl", 3, |r| r.n_gpu_layers.to_string()),
-            ),
-            (
-                c.n_cpu_moe,
-                col("n_cpu_moe", 10, |r| r.n_cpu_moe.to_string()),
-            ),
-            (c.n_threads, col("threads", 7, |r| r.n_threads.to_string())),
-            (c.n_batch, col("n_batch", 7, |r| r.n_batch.to_string())),
-            (c.n_ubatch, col("n_ubatch", 8, |r| r.n_ubatch.to_string())),
-            (c.type_k, col("type_k", 6, |r| r.type_k.clone())),
-            (c.type_v, col("type_v", 6, |r| r.type_v.clone())),
-            (
-                c.no_kv_offload,
-                col("nkvo", 13, |r| u8::from(r.no_kv_offload).to_string()),
-            ),
-            (c.flash_attn, col("fa", 3, |r| r.flash_attn.to_string())),
-            (
-                c.override_tensors,
-                col("ot", -21, |r| r.tensor_buft_overrides.clone()),
-            ),
-            (c.n_seq, col("npl", 4, |r| r.n_seq.to_string())),
-        ];
+        let col = |title, width, cell| Column { title, width, cell };
         let mut columns = vec![
-            col("model", -30, |r| r.model_type.clone()),
-            col("size", 10, |r| size(r.model_size)),
-            col("params", 10, |r| params(r.model_n_params)),
-            col("backend", -10, |r| r.backends.clone()),
+            col("model", -30, Cell::Model),
+            col("size", 10, Cell::Size),
+            col("params", 10, Cell::Params),
+            col("backend", -10, Cell::Backend),
         ];
-        columns.extend(optional.into_iter().filter_map(|(on, c)| on.then_some(c)));
-        columns.extend([
-            col("test", 15, BenchRecord::test_name),
-            // Widths count characters here, not bytes, so `±` needs none of llama-bench's
-            // byte-count correction.
-            col("t/s", 20, |r| {
-                format!("{} ± {}", fmt_fixed(r.avg_ts, 2), fmt_fixed(r.stddev_ts, 2))
-            }),
-            col("ttft ms", 10, |r| fmt_fixed(r.ttft_ms, 2)),
-            col("tpot p99 ms", 11, |r| {
-                if r.n_gen == 0 {
-                    "-".to_owned()
-                } else {
-                    fmt_fixed(r.tpot_p99_ms, 2)
-                }
-            }),
-            col("stall %", 12, worst_stall),
-        ]);
-        Self { run, columns }
+        columns.extend(
+            run.md_columns
+                .fields()
+                .into_iter()
+                .map(|f| col(title(f), width(f), Cell::Field(f))),
+        );
+        if run.md_columns.n_seq {
+            columns.push(col("npl", 4, Cell::NSeq));
+        }
+        columns.extend([col("test", 15, Cell::Test), col("t/s", 20, Cell::Rate)]);
+        Self { columns }
     }
 
-    fn line(&self, cell: impl Fn(&Column) -> String) -> String {
+    fn line(&self, text: impl Fn(&Column) -> String) -> String {
         let mut line = String::from("|");
         for c in &self.columns {
-            let text = cell(c);
+            let text = text(c);
             let w = c.width.unsigned_abs();
             if c.width < 0 {
                 line.push_str(&format!(" {text:<w$} |"));
@@ -169,11 +275,19 @@ impl MdExporter {
     }
 }
 
-fn col(title: &'static str, width: isize, value: fn(&BenchRecord) -> String) -> Column {
-    Column {
-        title,
-        width,
-        value,
+/// What `r` shows in a column.
+fn cell_text(cell: Cell, r: &BenchRecord) -> String {
+    match cell {
+        Cell::Model => r.model_type.clone(),
+        Cell::Size => size(r.model_size),
+        Cell::Params => params(r.model_n_params),
+        Cell::Backend => r.backends.clone(),
+        Cell::Field(f) => llama_bench_value(r, f).unwrap_or_default(),
+        Cell::NSeq => r.n_seq.to_string(),
+        Cell::Test => r.test_name(),
+        // Widths count characters here, not bytes, so `±` needs none of llama-bench's
+        // byte-count correction.
+        Cell::Rate => format!("{} ± {}", fmt_fixed(r.avg_ts, 2), fmt_fixed(r.stddev_ts, 2)),
     }
 }
 
@@ -196,25 +310,6 @@ fn params(n: u64) -> String {
     }
 }
 
-/// The non-local tier that stalled compute longest, and that stall as a percentage of the
-/// repetition's wall time: the one figure that says whether the slow tier matters for this
-/// test. `-` when the system has no tier beyond the local one.
-fn worst_stall(r: &BenchRecord) -> String {
-    // The first tier is compute-local: its traffic is the roofline, not a stall.
-    let worst = r
-        .tiers
-        .iter()
-        .skip(1)
-        .reduce(|a, b| if b.stall_ms > a.stall_ms { b } else { a });
-    match worst {
-        Some(t) if r.avg_ns > 0 => {
-            let pct = t.stall_ms * 1e6 / r.avg_ns as f64 * 100.0;
-            format!("{} {}", t.tier, fmt_fixed(pct, 1))
-        }
-        _ => "-".to_owned(),
-    }
-}
-
 impl Exporter for MdExporter {
     fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
         let titles = self.line(|c| c.title.to_owned());
@@ -227,21 +322,12 @@ impl Exporter for MdExporter {
     }
 
     fn record(&mut self, out: &mut dyn Write, rec: &BenchRecord) -> io::Result<()> {
-        out.write_all(self.line(|c| (c.value)(rec)).as_bytes())?;
+        out.write_all(self.line(|c| cell_text(c.cell, rec)).as_bytes())?;
         out.flush()
     }
 
     fn footer(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let RunInfo {
-            tiersim_version,
-            system,
-            seed,
-            ..
-        } = &self.run;
-        writeln!(
-            out,
-            "\ntiersim {tiersim_version}, system {system}, seed {seed}"
-        )?;
+        writeln!(out, "\nbuild: {BUILD_COMMIT} ({BUILD_NUMBER})")?;
         out.flush()
     }
 }
@@ -253,9 +339,9 @@ mod tests {
     use crate::report::{OutputFormat, export};
 
     fn render(records: &[BenchRecord], columns: MdColumns) -> String {
-        let mut run = RunInfo::new("h100-hbf", 42);
-        run.tiersim_version = "0.1.0".to_owned();
-        run.md_columns = columns;
+        let run = RunInfo {
+            md_columns: columns,
+        };
         let mut buf = Vec::new();
         export(OutputFormat::Md, run, &mut buf, records).unwrap();
         String::from_utf8(buf).unwrap()
@@ -266,34 +352,33 @@ mod tests {
     }
 
     #[test]
-    fn columns_align_and_footer_names_the_run() {
+    fn columns_align_and_the_footer_is_the_build_line() {
         let text = render(&sample_records(), MdColumns::for_backend("CUDA"));
         let rows = table(&text);
         assert_eq!(rows.len(), 4);
         let width = rows[0].chars().count();
         for row in &rows {
             assert_eq!(row.chars().count(), width, "{row}");
-            assert_eq!(row.matches('|').count(), 11, "{row}");
+            assert_eq!(row.matches('|').count(), 8, "{row}");
         }
         assert_eq!(
             rows[0],
             "| model                          |       size |     params | backend    | ngl |\
-             \x20           test |                  t/s |    ttft ms | tpot p99 ms |      stall % |"
+             \x20           test |                  t/s |"
         );
         assert_eq!(
             rows[1],
             "| ------------------------------ | ---------: | ---------: | ---------- | --: |\
-             \x20--------------: | -------------------: | ---------: | ----------: | -----------: |"
+             \x20--------------: | -------------------: |"
         );
         assert_eq!(
             rows[2],
             "| llama 8B Q4_K - Medium         |   4.58 GiB |     8.03 B | CUDA       |  -1 |\
-             \x20          pp512 |     12416.81 ± 37.25 |      41.23 |           - |      hbf 8.5 |"
+             \x20          pp512 |     12416.81 ± 37.25 |"
         );
-        assert!(rows[3].ends_with(
-            "|   tg128 @ d4096 |        126.44 ± 0.29 |       7.90 |        9.06 |     hbf 40.0 |"
-        ));
-        assert!(text.ends_with("|\n\ntiersim 0.1.0, system h100-hbf, seed 42\n"));
+        assert!(rows[3].ends_with("|   tg128 @ d4096 |        126.44 ± 0.29 |"));
+        let footer = format!("|\n\nbuild: tiersim-{} (0)\n", env!("CARGO_PKG_VERSION"));
+        assert!(text.ends_with(&footer), "{text}");
     }
 
     #[test]
@@ -309,12 +394,7 @@ mod tests {
             rec.stddev_ts = sd.parse().unwrap();
         }
         let text = render(&recs, MdColumns::default());
-        let ours = table(&text);
-        assert_eq!(ours.len(), real.len());
-        for (ours, real) in ours.iter().zip(&real) {
-            // Our columns follow llama-bench's, so its whole line begins ours.
-            assert!(ours.starts_with(real), "\n{ours}\n{real}");
-        }
+        assert_eq!(table(&text), real);
     }
 
     #[test]
@@ -324,17 +404,28 @@ mod tests {
             type_k: MdColumns::shows(&["q8_0"], &MdColumns::DEFAULT_CACHE_TYPE),
             type_v: MdColumns::shows(&["f16"], &MdColumns::DEFAULT_CACHE_TYPE),
             flash_attn: MdColumns::shows(&[1], &MdColumns::DEFAULT_FLASH_ATTN),
+            poll: true,
+            load_mode: true,
+            devices: true,
+            repack: true,
+            fit_target: true,
             ..MdColumns::default()
         };
         assert!(columns.n_ubatch && columns.type_k && !columns.type_v && columns.flash_attn);
         let text = render(&sample_records(), columns);
         let rows = table(&text);
-        assert!(
-            rows[0]
-                .contains("| backend    | threads | n_ubatch | type_k |  fa |            test |")
-        );
-        assert!(rows[1].contains("| ---------- | ------: | -------: | -----: | --: |"));
-        assert!(rows[2].contains("| CUDA       |       2 |      512 |    f16 |  -1 |"));
+        assert!(rows[0].contains(
+            "| backend    | threads |       poll | n_ubatch | type_k |  fa | dev          \
+             |         lm | rpk |       fitt |            test |"
+        ));
+        assert!(rows[1].contains(
+            "| ---------- | ------: | ---------: | -------: | -----: | --: | ------------ \
+             | ---------: | --: | ---------: |"
+        ));
+        assert!(rows[2].contains(
+            "| CUDA       |       2 |         50 |      512 |    f16 |  -1 | auto         \
+             |       auto |   1 |          0 |"
+        ));
         let width = rows[0].chars().count();
         assert!(rows.iter().all(|r| r.chars().count() == width));
     }
@@ -346,15 +437,6 @@ mod tests {
         assert!(gpu.n_gpu_layers && !gpu.n_threads);
         assert!(MdColumns::for_backend("BLAS").n_threads);
         assert!(!MdColumns::shows(&[2048], &MdColumns::DEFAULT_N_BATCH));
-    }
-
-    #[test]
-    fn stall_needs_a_tier_beyond_the_local_one() {
-        let mut rec = sample_records().remove(1);
-        rec.tiers.truncate(1);
-        assert_eq!(worst_stall(&rec), "-");
-        rec.tiers.clear();
-        assert_eq!(worst_stall(&rec), "-");
         assert_eq!(size(96_576_768), "92.10 MiB");
         assert_eq!(params(134_515_008), "134.52 M");
     }

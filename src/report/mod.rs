@@ -1,29 +1,38 @@
-//! Exporters for simulated `llama-bench` results: `md`, `csv`, `json` and `jsonl`, each
-//! matching what `llama-bench -o <format>` prints, with the simulator's figures added after
-//! llama-bench's (DESIGN §3.2).
+//! Exporters for simulated `llama-bench` results: `md`, `csv`, `json`, `jsonl` and `sql`, each
+//! laid out as `llama-bench -o <format>` lays it out, with every one of llama-bench's 42 fields
+//! in its order and the simulator's figures after them (DESIGN §3.2); `md`, a table for people,
+//! shows llama-bench's columns only.
 //!
 //! Exporters stream: the simulator writes the header, then each record as soon as its test
 //! finishes (as llama-bench does, so a long run shows progress and a killed run keeps its
-//! finished tests), then the footer. Nothing here reads a clock, so identical records give
-//! byte-identical output.
+//! finished tests), then the footer. Nothing here reads a clock ([`TestClock`] dates tests on
+//! simulated time), so identical records give byte-identical output.
 
+mod clock;
 mod csv;
+mod fields;
 mod json;
 mod jsonl;
 mod md;
 pub mod numfmt;
 pub mod plot;
 mod record;
+mod sql;
 
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+pub use self::clock::{TestClock, format_utc, parse_utc};
 pub use self::csv::CsvExporter;
+pub use self::fields::{LLAMA_BENCH_FIELD_COUNT, llama_bench_field_names};
 pub use self::json::JsonExporter;
 pub use self::jsonl::JsonlExporter;
 pub use self::md::{MdColumns, MdExporter};
-pub use self::record::{BenchRecord, TierUsage, test_name};
+pub use self::record::{
+    BUILD_COMMIT, BUILD_NUMBER, BenchRecord, TierUsage, UnmodelledSettings, test_name,
+};
+pub use self::sql::SqlExporter;
 
 /// Writes a run's results in one format, record by record.
 ///
@@ -46,30 +55,12 @@ pub trait Exporter: Send {
 }
 
 /// What an exporter needs to know about the whole run before its first record, as llama-bench's
-/// printers know its command line.
-#[derive(Debug, Clone, PartialEq)]
+/// printers know its command line. The default shows llama-bench's md columns for a CPU
+/// backend with every parameter at its default.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunInfo {
-    /// tiersim's version, recorded so that every result file names the code that produced it.
-    pub tiersim_version: String,
-    /// Name of the simulated system.
-    pub system: String,
-    /// Seed of the run.
-    pub seed: u64,
     /// Which optional llama-bench columns the md table shows.
     pub md_columns: MdColumns,
-}
-
-impl RunInfo {
-    /// A run of this build of tiersim on `system` with `seed`, showing llama-bench's default md
-    /// columns for a CPU backend.
-    pub fn new(system: impl Into<String>, seed: u64) -> Self {
-        Self {
-            tiersim_version: env!("CARGO_PKG_VERSION").to_owned(),
-            system: system.into(),
-            seed,
-            md_columns: MdColumns::default(),
-        }
-    }
 }
 
 /// An output format of `tiersim simulate -o`, named as llama-bench names it.
@@ -84,11 +75,13 @@ pub enum OutputFormat {
     Json,
     /// One JSON object per line.
     Jsonl,
+    /// SQLite statements: `CREATE TABLE IF NOT EXISTS llama_bench`, then one `INSERT` per test.
+    Sql,
 }
 
 impl OutputFormat {
     /// Every format, in the order the error message lists them.
-    pub const ALL: [OutputFormat; 4] = [Self::Md, Self::Csv, Self::Json, Self::Jsonl];
+    pub const ALL: [OutputFormat; 5] = [Self::Md, Self::Csv, Self::Json, Self::Jsonl, Self::Sql];
 
     /// The format's name on the command line.
     pub fn name(self) -> &'static str {
@@ -97,6 +90,7 @@ impl OutputFormat {
             Self::Csv => "csv",
             Self::Json => "json",
             Self::Jsonl => "jsonl",
+            Self::Sql => "sql",
         }
     }
 
@@ -107,6 +101,7 @@ impl OutputFormat {
             Self::Csv => Box::new(CsvExporter::new()),
             Self::Json => Box::new(JsonExporter::new()),
             Self::Jsonl => Box::new(JsonlExporter::new()),
+            Self::Sql => Box::new(SqlExporter::new()),
         }
     }
 }
@@ -119,7 +114,7 @@ impl fmt::Display for OutputFormat {
 
 /// The text given as an output format is not one tiersim writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{0}`: expected md, csv, json or jsonl")]
+#[error("unknown output format `{0}`: expected md, csv, json, jsonl or sql")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for OutputFormat {
@@ -148,137 +143,6 @@ pub fn export(
     exporter.footer(out)
 }
 
-/// One scalar value, kept typed until a format decides how to spell it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Value<'a> {
-    Str(&'a str),
-    UInt(u64),
-    Int(i64),
-    Float(f64),
-    /// llama-bench's booleans: `true`/`false` in JSON, `1`/`0` in CSV.
-    Bool(bool),
-}
-
-/// llama-bench's scalar fields, in llama-bench's order (its JSON puts the sample arrays after
-/// them; its CSV leaves the arrays out).
-fn llama_bench_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 27] {
-    use Value::*;
-    [
-        ("build_commit", Str(&r.build_commit)),
-        ("build_number", UInt(r.build_number.into())),
-        ("cpu_info", Str(&r.cpu_info)),
-        ("gpu_info", Str(&r.gpu_info)),
-        ("backends", Str(&r.backends)),
-        ("model_filename", Str(&r.model_filename)),
-        ("model_type", Str(&r.model_type)),
-        ("model_size", UInt(r.model_size)),
-        ("model_n_params", UInt(r.model_n_params)),
-        ("n_batch", UInt(r.n_batch.into())),
-        ("n_ubatch", UInt(r.n_ubatch.into())),
-        ("n_threads", UInt(r.n_threads.into())),
-        ("type_k", Str(&r.type_k)),
-        ("type_v", Str(&r.type_v)),
-        ("n_gpu_layers", Int(r.n_gpu_layers.into())),
-        ("n_cpu_moe", UInt(r.n_cpu_moe.into())),
-        ("no_kv_offload", Bool(r.no_kv_offload)),
-        ("flash_attn", Int(r.flash_attn.into())),
-        ("tensor_buft_overrides", Str(&r.tensor_buft_overrides)),
-        ("n_prompt", UInt(r.n_prompt.into())),
-        ("n_gen", UInt(r.n_gen.into())),
-        ("n_depth", UInt(r.n_depth.into())),
-        ("test_time", Str(&r.test_time)),
-        ("avg_ns", UInt(r.avg_ns)),
-        ("stddev_ns", UInt(r.stddev_ns)),
-        ("avg_ts", Float(r.avg_ts)),
-        ("stddev_ts", Float(r.stddev_ts)),
-    ]
-}
-
-/// The simulator's scalar fields, in record order; the per-tier figures follow them.
-fn sim_scalars(r: &BenchRecord) -> [(&'static str, Value<'_>); 7] {
-    use Value::*;
-    [
-        ("system", Str(&r.system)),
-        ("seed", UInt(r.seed)),
-        ("n_seq", UInt(r.n_seq.into())),
-        ("ttft_ms", Float(r.ttft_ms)),
-        ("tpot_p50_ms", Float(r.tpot_p50_ms)),
-        ("tpot_p99_ms", Float(r.tpot_p99_ms)),
-        (
-            "expert_hit_rate",
-            Float(r.expert_hit_rate.unwrap_or(f64::NAN)),
-        ),
-    ]
-}
-
-/// One tier's figures without its name, in [`TierUsage`] order.
-fn tier_scalars(t: &TierUsage) -> [(&'static str, Value<'_>); 7] {
-    use Value::*;
-    [
-        ("bytes_read", UInt(t.bytes_read)),
-        ("bytes_written", UInt(t.bytes_written)),
-        ("read_gbps", Float(t.read_gbps)),
-        ("write_gbps", Float(t.write_gbps)),
-        ("utilisation", Float(t.utilisation)),
-        ("stall_ms", Float(t.stall_ms)),
-        (
-            "lifetime_years",
-            Float(t.lifetime_years.unwrap_or(f64::NAN)),
-        ),
-    ]
-}
-
-/// `x` as C's `%f` prints it, which is how llama-bench writes `avg_ts` and `stddev_ts` (through
-/// `std::to_string`): six decimals, and `nan`/`inf` rather than Rust's `NaN`.
-fn fmt_fixed6(x: f64) -> String {
-    fmt_fixed(x, 6)
-}
-
-/// `x` as C's `%.<decimals>f` prints it.
-fn fmt_fixed(x: f64, decimals: usize) -> String {
-    if x.is_nan() {
-        if x.is_sign_negative() { "-nan" } else { "nan" }.to_owned()
-    } else if x.is_infinite() {
-        if x < 0.0 { "-inf" } else { "inf" }.to_owned()
-    } else {
-        format!("{x:.decimals$}")
-    }
-}
-
-/// `x` as a C++ stream prints a double by default (`%g`: six significant digits, trailing
-/// zeros dropped, exponent form outside 1e-4..1e6), which is how llama-bench writes
-/// `samples_ts`.
-fn fmt_general6(x: f64) -> String {
-    const PRECISION: i32 = 6;
-    if !x.is_finite() {
-        return fmt_fixed6(x);
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // %g picks the style from the exponent after rounding to the precision, which is exactly
-    // what Rust's `{:.5e}` reports.
-    let sci = format!("{:.*e}", (PRECISION - 1) as usize, x);
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
-    if (-4..PRECISION).contains(&exp) {
-        let decimals = (PRECISION - 1 - exp) as usize;
-        trim_fraction(&format!("{x:.decimals$}")).to_owned()
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim_fraction(mantissa), exp.abs())
-    }
-}
-
-/// Drops trailing zeros after a decimal point, and the point itself when nothing follows it.
-fn trim_fraction(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Records and parsers shared by the exporters' tests.
@@ -287,14 +151,19 @@ pub(crate) mod testutil {
 
     use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-    use super::{BenchRecord, TierUsage};
+    use super::{BenchRecord, TierUsage, UnmodelledSettings};
 
     /// The real llama-bench outputs the exporters are compared against (SmolLM2-135M Q4_1 on a
-    /// 2-core Zen 4, `-p 32 -n 8 -d 0,64 -r 2`).
-    pub const REAL_JSON: &str = include_str!("../../tests/data/llama-bench/smollm2_small.json");
-    pub const REAL_JSONL: &str = include_str!("../../tests/data/llama-bench/smollm2_small.jsonl");
-    pub const REAL_CSV: &str = include_str!("../../tests/data/llama-bench/smollm2_small.csv");
-    pub const REAL_MD: &str = include_str!("../../tests/data/llama-bench/smollm2_small.md");
+    /// 2-core Zen 4, `-p 32 -n 8 -d 0,64 -r 2`; each file another run).
+    pub const REAL_JSON: &str =
+        include_str!("../../tests/data/llama-bench/formats/smollm2_small.json");
+    pub const REAL_JSONL: &str =
+        include_str!("../../tests/data/llama-bench/formats/smollm2_small.jsonl");
+    pub const REAL_CSV: &str =
+        include_str!("../../tests/data/llama-bench/formats/smollm2_small.csv");
+    pub const REAL_MD: &str = include_str!("../../tests/data/llama-bench/formats/smollm2_small.md");
+    pub const REAL_SQL: &str =
+        include_str!("../../tests/data/llama-bench/formats/smollm2_small.sql");
 
     fn tier(name: &str, read: u64, stall_ms: f64) -> TierUsage {
         TierUsage {
@@ -332,6 +201,8 @@ pub(crate) mod testutil {
             no_kv_offload: false,
             tensor_buft_overrides: "none".to_owned(),
             flash_attn: -1,
+            repack: true,
+            unmodelled: UnmodelledSettings::default(),
             n_prompt: 512,
             n_gen: 0,
             n_depth: 0,
@@ -358,6 +229,7 @@ pub(crate) mod testutil {
             n_prompt: 0,
             n_gen: 128,
             n_depth: 4096,
+            test_time: "2026-01-01T00:00:01Z".to_owned(),
             avg_ns: 1_012_345_678,
             stddev_ns: 2_345_678,
             avg_ts: 126.4392,
@@ -401,19 +273,14 @@ pub(crate) mod testutil {
         }
     }
 
-    /// The keys `serde::Serialize` gives a record, in order: the reference the hand-written
-    /// JSON must not drift from when the record gains a field.
-    pub fn serde_keys(rec: &BenchRecord) -> Vec<String> {
-        let text = serde_json::to_string(rec).unwrap();
-        serde_json::from_str::<Keys>(&text).unwrap().0
-    }
-
-    /// A record holding a real llama-bench result's fields, looked up by llama-bench's names;
-    /// `samples_ts` is recomputed from `samples_ns` as llama-bench computes it, so that its
-    /// printed form tests the formatting rather than echoing a parsed value.
+    /// A record holding a real llama-bench result's fields, looked up by llama-bench's names
+    /// (every one must be there); `samples_ts` is recomputed from `samples_ns` as llama-bench
+    /// computes it, so that its printed form tests the formatting rather than echoing a parsed
+    /// value.
     pub fn record_from_fields(get: impl Fn(&str) -> Option<String>) -> BenchRecord {
         let s = |k: &str| get(k).unwrap_or_else(|| panic!("field {k} missing"));
         let n = |k: &str| s(k).parse::<i64>().unwrap();
+        let b = |k: &str| matches!(s(k).as_str(), "true" | "1");
         let samples_ns: Vec<u64> = get("samples_ns")
             .map(|v| serde_json::from_str(&v).unwrap())
             .unwrap_or_default();
@@ -434,11 +301,27 @@ pub(crate) mod testutil {
             type_k: s("type_k"),
             type_v: s("type_v"),
             n_gpu_layers: n("n_gpu_layers") as i32,
-            // Older llama-bench builds predate these two fields.
-            n_cpu_moe: get("n_cpu_moe").map_or(0, |v| v.parse().unwrap()),
-            no_kv_offload: get("no_kv_offload").is_some_and(|v| v == "true" || v == "1"),
-            tensor_buft_overrides: get("tensor_buft_overrides").unwrap_or_else(|| "none".into()),
+            n_cpu_moe: n("n_cpu_moe") as u32,
+            no_kv_offload: b("no_kv_offload"),
+            tensor_buft_overrides: s("tensor_buft_overrides"),
             flash_attn: n("flash_attn") as i32,
+            repack: b("repack"),
+            unmodelled: UnmodelledSettings {
+                cpu_mask: s("cpu_mask"),
+                cpu_strict: b("cpu_strict"),
+                poll: n("poll") as u32,
+                split_mode: s("split_mode"),
+                main_gpu: n("main_gpu") as i32,
+                devices: s("devices"),
+                tensor_split: s("tensor_split"),
+                load_mode: s("load_mode"),
+                lazy_mode: s("lazy_mode"),
+                embeddings: b("embeddings"),
+                no_op_offload: b("no_op_offload"),
+                no_host: b("no_host"),
+                fit_target_mib: n("fit_target") as u64,
+                fit_min_ctx: n("fit_min_ctx") as u32,
+            },
             n_prompt: n("n_prompt") as u32,
             n_gen: n("n_gen") as u32,
             n_depth: n("n_depth") as u32,
@@ -489,45 +372,12 @@ mod tests {
             assert_eq!(f.name().parse::<OutputFormat>(), Ok(f));
             assert_eq!(f.to_string(), f.name());
         }
-        let err = "sql".parse::<OutputFormat>().unwrap_err();
+        let err = "xml".parse::<OutputFormat>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown output format `sql`: expected md, csv, json or jsonl"
+            "unknown output format `xml`: expected md, csv, json, jsonl or sql"
         );
         assert_eq!(OutputFormat::default(), OutputFormat::Md);
-    }
-
-    #[test]
-    fn general_format_matches_c_printf_g() {
-        // Expected strings are C's `printf("%g")` of the same doubles.
-        let cases = [
-            (341.423, "341.423"),
-            (149.95, "149.95"),
-            (290.47, "290.47"),
-            (0.0001234, "0.0001234"),
-            (0.00001234, "1.234e-05"),
-            (1e6, "1e+06"),
-            (1234567.0, "1.23457e+06"),
-            (999999.5, "1e+06"),
-            (100000.0, "100000"),
-            (123456.5, "123456"),
-            (-2.5, "-2.5"),
-            (0.0, "0"),
-            (1e-300, "1e-300"),
-            (1e21, "1e+21"),
-            (0.1 + 0.2, "0.3"),
-        ];
-        for (x, want) in cases {
-            assert_eq!(fmt_general6(x), want, "{x:e}");
-        }
-    }
-
-    #[test]
-    fn fixed_format_matches_c_printf_f() {
-        assert_eq!(fmt_fixed6(341.0935042), "341.093504");
-        assert_eq!(fmt_fixed6(0.0), "0.000000");
-        assert_eq!(fmt_fixed6(f64::NAN), "nan");
-        assert_eq!(fmt_fixed6(f64::NEG_INFINITY), "-inf");
     }
 
     #[test]
@@ -536,7 +386,7 @@ mod tests {
         for f in OutputFormat::ALL {
             let render = || {
                 let mut buf = Vec::new();
-                export(f, RunInfo::new("h100-hbf", 42), &mut buf, &recs).unwrap();
+                export(f, RunInfo::default(), &mut buf, &recs).unwrap();
                 buf
             };
             let first = render();

@@ -2,14 +2,20 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+/// What tiersim writes where llama-bench writes llama.cpp's commit (`build_commit`, the md
+/// footer's `build:` line): the simulator's own version, so that a result names its code.
+pub const BUILD_COMMIT: &str = concat!("tiersim-", env!("CARGO_PKG_VERSION"));
+
+/// What tiersim writes where llama-bench writes llama.cpp's build number.
+pub const BUILD_NUMBER: u32 = 0;
 
 /// One simulated llama-bench test result: llama-bench's fields, then the simulator's.
 ///
-/// The first group keeps llama-bench's JSON names, types and order (the subset tiersim has a
-/// meaning for) so that tools reading llama-bench output read tiersim's unchanged. The
-/// simulator's figures follow, each with its unit in its name (DESIGN §3.1).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The first group holds every field llama-bench writes, so that tools reading llama-bench
+/// output read tiersim's unchanged; the exporters lay them out in llama-bench's order
+/// (`report::fields`). The simulator's figures follow, each with its unit in its name
+/// (DESIGN §3.1).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BenchRecord {
     /// Commit of the code that produced the record (llama.cpp's, in llama-bench).
     pub build_commit: String,
@@ -51,14 +57,19 @@ pub struct BenchRecord {
     /// Tensor buffer overrides (`-ot`) as llama-bench records them: `pattern=BUFFER` entries
     /// joined by `;`, or `none`.
     pub tensor_buft_overrides: String,
+    /// Whether the CPU backend repacked the weights into its interleaved layouts at load
+    /// (`--repack`).
+    pub repack: bool,
+    /// llama-bench's settings that tiersim records without simulating their effect.
+    pub unmodelled: UnmodelledSettings,
     /// Prompt tokens processed in the timed part.
     pub n_prompt: u32,
     /// Tokens generated in the timed part.
     pub n_gen: u32,
     /// Tokens already in the KV cache before the timed part (`-d`).
     pub n_depth: u32,
-    /// When the test ran, ISO 8601 UTC; exporters copy it verbatim so that output stays
-    /// byte-identical for identical records.
+    /// When the test started, ISO 8601 UTC (`2026-11-22T22:17:16Z`) on the simulated clock
+    /// (see [`TestClock`](super::TestClock)); exporters copy it verbatim.
     pub test_time: String,
     /// Mean wall time of one repetition, in nanoseconds.
     pub avg_ns: u64,
@@ -96,8 +107,68 @@ pub struct BenchRecord {
     pub tiers: Vec<TierUsage>,
 }
 
+/// llama-bench's settings whose effect the simulator does not model: thread-pool placement,
+/// multi-GPU splitting, model loading, embeddings, memory fitting. `simulate` takes their flags
+/// and records the values so that a row says what was asked for; the prediction is the same
+/// for every value.
+///
+/// [`Default`] holds llama-bench's defaults, as its records spell them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmodelledSettings {
+    /// CPU affinity mask (`-C`), hexadecimal as typed (`0x0`).
+    pub cpu_mask: String,
+    /// Strict CPU placement (`--cpu-strict`).
+    pub cpu_strict: bool,
+    /// Thread-pool polling level, 0 to 100 (`--poll`).
+    pub poll: u32,
+    /// How weights split over several GPUs (`-sm`): `none`, `layer`, `row` or `tensor`.
+    pub split_mode: String,
+    /// The GPU that holds the rest (`-mg`).
+    pub main_gpu: i32,
+    /// Devices in use (`-dev`): `auto`, `none` or names joined by `/`.
+    pub devices: String,
+    /// Share of each GPU (`-ts`) as llama-bench records it: `%.2f` per device up to the last
+    /// non-zero one, joined by `/` (`0.00` by default).
+    pub tensor_split: String,
+    /// How the model file is read (`-lm`): `auto`, `none`, `mmap`, `mlock`, `mmap+mlock`, `dio`.
+    pub load_mode: String,
+    /// Lazy weight materialisation (`-lzm`): `on`, `auto` or `off`.
+    pub lazy_mode: String,
+    /// Embeddings mode (`-embd`).
+    pub embeddings: bool,
+    /// Host operations kept off the GPU (`-nopo`); llama-bench writes it as an integer.
+    pub no_op_offload: bool,
+    /// Host buffers bypassed (`--no-host`).
+    pub no_host: bool,
+    /// Memory margin per device when fitting the model, in MiB (`-fitt`); 0 is off.
+    pub fit_target_mib: u64,
+    /// Least context the fit must leave room for, in tokens (`-fitc`).
+    pub fit_min_ctx: u32,
+}
+
+impl Default for UnmodelledSettings {
+    fn default() -> Self {
+        Self {
+            cpu_mask: "0x0".to_owned(),
+            cpu_strict: false,
+            poll: 50,
+            split_mode: "layer".to_owned(),
+            main_gpu: 0,
+            devices: "auto".to_owned(),
+            tensor_split: "0.00".to_owned(),
+            load_mode: "auto".to_owned(),
+            lazy_mode: "auto".to_owned(),
+            embeddings: false,
+            no_op_offload: false,
+            no_host: false,
+            fit_target_mib: 0,
+            fit_min_ctx: 0,
+        }
+    }
+}
+
 /// What one memory tier did during one repetition of a test, mean over repetitions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TierUsage {
     /// Tier name from the system spec (`hbm`, `hbf`, `dram`, `ssd`, ...).
     pub tier: String,

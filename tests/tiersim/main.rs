@@ -2,6 +2,7 @@
 
 mod helpers;
 mod kernels;
+mod llama_bench_compat;
 mod presets;
 mod published;
 mod realism;
@@ -480,7 +481,7 @@ fn bad_input_exits_2_with_one_clear_sentence() {
     fails_with(&["simulate", "-ctk", "q9_9"], &["-ctk", "q9_9"]);
     fails_with(
         &["simulate", "-o", "xml"],
-        &["xml", "md, csv, json or jsonl"],
+        &["xml", "md, csv, json, jsonl, sql or none"],
     );
 }
 

@@ -520,6 +520,8 @@ fn tg_csv(extra: &[&str]) -> HashMap<String, String> {
     args.extend_from_slice(extra);
     let rows = csv_rows(&stdout(&args));
     assert_eq!(rows.len(), 1);
+    // Tier columns are named by position: rtx4080's GDDR first, its host memory second.
+    assert_eq!((&*rows[0]["tier0"], &*rows[0]["tier1"]), ("gddr", "host"));
     rows.into_iter().next().unwrap()
 }
 
@@ -599,12 +601,12 @@ fn a_host_processor_computes_offloaded_layers_at_its_memory_bandwidth() {
     // (tg16 from an empty cache attends over 0 + 1 + … + 15 tokens and writes 16).
     let kv = t.kv_per_token(QuantType::F16, QuantType::F16).0 * t.layers.len() as f64;
     assert_relative_eq!(
-        num(&hosted_row, "host_bytes_read"),
+        num(&hosted_row, "tier1_bytes_read"),
         16.0 * (bytes + t.embd_row.0) + 120.0 * kv,
         max_relative = 1e-9
     );
     assert_relative_eq!(
-        num(&hosted_row, "host_bytes_written"),
+        num(&hosted_row, "tier1_bytes_written"),
         16.0 * kv,
         max_relative = 1e-9
     );
@@ -635,7 +637,7 @@ fn a_layers_kv_cache_stays_where_ngl_puts_the_layer_and_nkvo_keeps_all_of_it_on_
     ] {
         let r = row(&["-ngl", ngl]);
         assert_relative_eq!(
-            num(&r, "host_bytes_written"),
+            num(&r, "tier1_bytes_written"),
             on_host * per_token * added,
             max_relative = 1e-9
         );
@@ -655,17 +657,17 @@ fn a_layers_kv_cache_stays_where_ngl_puts_the_layer_and_nkvo_keeps_all_of_it_on_
         }
         let nkvo = row(&extra);
         assert_relative_eq!(
-            num(&gpu, "gddr_bytes_read") - num(&nkvo, "gddr_bytes_read"),
+            num(&gpu, "tier0_bytes_read") - num(&nkvo, "tier0_bytes_read"),
             n_layers * per_token * (attended + added),
             max_relative = 1e-9
         );
         assert_relative_eq!(
-            num(&nkvo, "host_bytes_written"),
+            num(&nkvo, "tier1_bytes_written"),
             n_layers * per_token * added,
             max_relative = 1e-9
         );
         assert!(
-            num(&nkvo, "host_bytes_read") >= n_layers * per_token * attended,
+            num(&nkvo, "tier1_bytes_read") >= n_layers * per_token * attended,
             "host CPU {host_cpu}"
         );
         // Attention over host memory is slower than over the GPU's.
