@@ -566,7 +566,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
                 Some(n) => n,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             };
-            require::run(args.spec.as_deref(), &args.out, threads, out)
+            require::run(args.spec.as_deref(), &args.out, threads, true, out)
         }
         Command::Calibrate(args) => calibrate::run_calibrate(&args, out),
         Command::Validate(args) => calibrate::run_validate(&args, out),
