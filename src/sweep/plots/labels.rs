@@ -395,8 +395,7 @@ impl Param {
             (_, "arrival_rate_per_s") => format!("{} requests/s", numfmt::sig(v, 3)),
             (_, "max_batch") => format!("{} slots", numfmt::sig(v, 6)),
             _ => match &self.unit {
-                Some(u @ (Unit::Count | Unit::Ratio)) => format!("{} {}", self.axis, shown(u)),
-                Some(u) => format!("{} {}", shown(u), self.axis),
+                Some(u) => format!("{} {}", self.axis, shown(u)),
                 None => raw.to_owned(),
             },
         }
@@ -538,6 +537,10 @@ mod tests {
         assert_eq!(rate.value_words("8", None), "8 requests/s");
         let qd = Param::new("tiers.hbf.queue_depth", &[&hbf], &["32768"]);
         assert_eq!(qd.value_words("32768", None), "HBF queue depth 32,768");
+        assert_eq!(
+            bw.value_words("400GB/s", None),
+            "HBF read bandwidth 400 GB/s"
+        );
         let s = Param::new("system", &[&hbf], &["h100-hbf"]);
         assert_eq!(s.plotted, Plotted::Categorical);
         assert!(s.unit.is_none());

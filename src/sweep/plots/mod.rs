@@ -113,9 +113,10 @@ impl<'a> Context<'a> {
             }
             names
         };
-        let systems: BTreeMap<String, SystemSpec> = distinct(system_axis, &spec.system)
-            .into_iter()
-            .filter_map(|n| Some((n.clone(), load::system(Some(&n), &fixed).ok()?.spec)))
+        let names = distinct(system_axis, &spec.system);
+        let systems: BTreeMap<String, SystemSpec> = names
+            .iter()
+            .filter_map(|n| Some((n.clone(), load::system(Some(n), &fixed).ok()?.spec)))
             .collect();
         let model_names: Vec<String> = distinct(axis_of("model"), &spec.model)
             .iter()
@@ -124,7 +125,13 @@ impl<'a> Context<'a> {
                     .map_or_else(|_| n.clone(), |m| labels::model_name(&m.spec))
             })
             .collect();
-        let all: Vec<&SystemSpec> = systems.values().collect();
+        // Words that depend on the systems (tier kinds, median latencies) only when every
+        // system loaded: one missing would leave its points without a place on the axis.
+        let all: Vec<&SystemSpec> = if systems.len() == names.len() {
+            systems.values().collect()
+        } else {
+            Vec::new()
+        };
         let params = spec
             .vary
             .iter()
