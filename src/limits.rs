@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::report::numfmt::grouped;
+use crate::report::numfmt::grouped_int;
 
 /// One documented maximum: what is counted, the largest value accepted, how to stay below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +150,7 @@ impl fmt::Display for LimitError {
             "asks for {} {}, past tiersim's limit of {}; {}",
             self.value,
             self.limit.what,
-            grouped(self.limit.max),
+            grouped_int(self.limit.max),
             self.limit.split
         )
     }
@@ -162,14 +162,14 @@ impl Limit {
         if value <= self.max {
             Ok(value)
         } else {
-            Err(self.past(grouped(value)))
+            Err(self.past(grouped_int(value)))
         }
     }
 
     /// `value` as a `usize` if it is within the limit (for capacities and loop bounds).
     pub fn check_usize(self, value: u64) -> Result<usize, LimitError> {
         self.check(value)
-            .and_then(|v| usize::try_from(v).map_err(|_| self.past(grouped(v))))
+            .and_then(|v| usize::try_from(v).map_err(|_| self.past(grouped_int(v))))
     }
 
     /// The error for a value that overflowed before it could be compared, or that is known to be

@@ -175,7 +175,7 @@ fn range(flag: &str, item: &str, signed: bool) -> Result<Vec<i64>, Error> {
         if values.len() as u64 == limits::LIST_VALUES.max {
             let e = limits::LIST_VALUES.past(format!(
                 "more than {}",
-                crate::report::numfmt::grouped(values.len() as u64)
+                crate::report::numfmt::grouped_int(values.len() as u64)
             ));
             return Err(Error::usage(flag, format!("`{item}` {e}")));
         }

@@ -582,7 +582,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         },
         Command::Require(args) => {
             let threads = worker_threads(args.threads)?;
-            require::run(args.spec.as_deref(), &args.out, threads, out)
+            require::run(args.spec.as_deref(), &args.out, threads, true, out)
         }
         Command::Calibrate(args) => calibrate::run_calibrate(&args, out),
         Command::Validate(args) => calibrate::run_validate(&args, out),

@@ -72,23 +72,25 @@ pub fn run(o: &SweepOptions, out: &mut dyn Write) -> Result<(), Error> {
         }
     }
     out.write_all(lines.as_bytes()).map_err(Error::Output)?;
-    // The embedded default is the headline study: its requirement table comes with it.
+    // The embedded default is the headline study: its requirement table and decode ceiling
+    // come with it, their curves only when plots are wanted.
     if o.spec.is_none() && o.run.shard.count == 1 {
         writeln!(out).map_err(Error::Output)?;
-        crate::cli::require::run(None, &o.run.out, o.run.threads, out)?;
+        crate::cli::require::run(None, &o.run.out, o.run.threads, o.plots, out)?;
         writeln!(out).map_err(Error::Output)?;
-        default_ceiling(&o.run.out, out)?;
+        default_ceiling(&o.run.out, o.plots, out)?;
     }
     Ok(())
 }
 
 /// The headline decode ceiling: the seeds' model's 32k-token KV read from one HBF stack (the
-/// preset's device) per token, formula beside simulation, from 10 GB/s to 1.6 TB/s.
-fn default_ceiling(dir: &std::path::Path, out: &mut dyn Write) -> Result<(), Error> {
+/// preset's device) per token, formula beside simulation, from 10 GB/s to 1.6 TB/s; its chart
+/// only with `plots`.
+fn default_ceiling(dir: &std::path::Path, plots: bool, out: &mut dyn Write) -> Result<(), Error> {
     let csv = dir.join("ceiling-qwen2.5-3b-hbf.csv");
     let svg = dir.join("ceiling-qwen2.5-3b-hbf.svg");
     let (csv, svg) = (csv.display().to_string(), svg.display().to_string());
-    let args = [
+    let mut args = vec![
         "tiersim",
         "ceiling",
         "--model",
@@ -113,9 +115,10 @@ fn default_ceiling(dir: &std::path::Path, out: &mut dyn Write) -> Result<(), Err
         "100us",
         "--csv",
         &csv,
-        "--svg",
-        &svg,
     ];
+    if plots {
+        args.extend(["--svg", &svg]);
+    }
     let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args)
         .map_err(|e| Error::usage("ceiling", e.to_string()))?;
     crate::cli::run(cli, out)

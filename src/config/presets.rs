@@ -1152,6 +1152,7 @@ evidence:
             spec.tiers[1] = base.tiers[1].clone();
             spec.name = base.name.clone();
             spec.description = base.description.clone();
+            spec.label = base.label.clone();
             spec.evidence = base.evidence.clone();
             assert_eq!(
                 spec, base,

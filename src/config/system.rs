@@ -20,6 +20,10 @@ pub struct SystemSpec {
     /// One line on what this system is.
     #[serde(default)]
     pub description: String,
+    /// How figures name this system in a legend beside others of the same tier kinds (`HBF,
+    /// OCP spec-counts reading`); without it, a legend names the kinds of its tiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// The compute device and its effective rates.
     pub compute: ComputeSpec,
     /// The compute figures at other thread counts, one block per count (each with its

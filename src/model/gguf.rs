@@ -24,7 +24,7 @@ use crate::model::spec::{
     BlockTensor, ModelSpec, MoeSpec, QuantOverride, QuantSpec, SlidingWindow,
 };
 use crate::model::traffic::ModelTraffic;
-use crate::report::numfmt::grouped;
+use crate::report::numfmt::grouped_int;
 
 const MAGIC: [u8; 4] = *b"GGUF";
 
@@ -1464,7 +1464,7 @@ fn derive(h: &GgufHeader, name: &str, source: &str) -> Result<ModelSpec, GgufErr
             format!(
                 "{} tensors the spec has no field for, {} B not in its model size: {}",
                 unmodelled.len(),
-                grouped(unmodelled_bytes),
+                grouped_int(unmodelled_bytes),
                 names.join(", ")
             ),
         );
@@ -1474,7 +1474,7 @@ fn derive(h: &GgufHeader, name: &str, source: &str) -> Result<ModelSpec, GgufErr
         format!(
             "the {} modelled tensors hold {} B, which the spec reproduces exactly",
             h.tensors.len() - unmodelled.len(),
-            grouped(modelled_bytes)
+            grouped_int(modelled_bytes)
         ),
     );
 
@@ -1488,12 +1488,12 @@ fn derive(h: &GgufHeader, name: &str, source: &str) -> Result<ModelSpec, GgufErr
          data.",
         h.version,
         h.tensors.len(),
-        grouped(modelled_bytes.saturating_add(unmodelled_bytes))
+        grouped_int(modelled_bytes.saturating_add(unmodelled_bytes))
     );
     if !unmodelled.is_empty() {
         description.push_str(&format!(
             " {} B in {} tensors the spec does not model are left out.",
-            grouped(unmodelled_bytes),
+            grouped_int(unmodelled_bytes),
             unmodelled.len()
         ));
     }
@@ -1533,7 +1533,7 @@ fn derive(h: &GgufHeader, name: &str, source: &str) -> Result<ModelSpec, GgufErr
         return Err(inconsistent(format!(
             "the spec derived from {source} accounts for {derived} tensor bytes but the tensors \
              it models hold {}; a file whose layers all match block 0's layout is expected",
-            grouped(modelled_bytes)
+            grouped_int(modelled_bytes)
         )));
     }
     Ok(spec)
@@ -2073,8 +2073,8 @@ mod tests {
         assert_eq!(compress(&[0, 1, 2, 3, 6, 9]), "0-3,6,9");
         assert_eq!(compress(&[5]), "5");
         assert_eq!(compress(&[]), "");
-        assert_eq!(grouped(96_576_768), "96,576,768");
-        assert_eq!(grouped(7), "7");
+        assert_eq!(grouped_int(96_576_768u64), "96,576,768");
+        assert_eq!(grouped_int(7u64), "7");
         let flags: Vec<MetaValue> = (0..12).map(|i| MetaValue::Bool((i + 1) % 6 != 0)).collect();
         assert_eq!(pattern_of_flags(&flags), Some(6));
     }

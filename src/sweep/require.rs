@@ -15,6 +15,7 @@ use serde_yaml::Value;
 
 use crate::config::error::ConfigError;
 use crate::config::load;
+use crate::report::numfmt;
 use crate::scenario::{TestCase, percentile};
 use crate::sweep::point::{self, BaselineCache, PointEval};
 use crate::sweep::spec::{
@@ -702,19 +703,56 @@ impl Prepared {
             head.join(" | "),
             " --- |".repeat(head.len())
         ));
+        let (best, worst) = match self.spec.solve.goal {
+            Goal::Least => (self.hi, self.lo),
+            Goal::Most => (self.lo, self.hi),
+        };
         for r in rows {
             let mut cells: Vec<String> = r.over.iter().map(value_text).collect();
             cells.push(r.target.clone());
+            let is_rate = self
+                .spec
+                .targets
+                .iter()
+                .position(|t| *t == r.target)
+                .and_then(|i| self.targets.get(i))
+                .is_some_and(|t| matches!(t.metric, Metric::Pp | Metric::Tg | Metric::Pg));
+            let metric = |m: f64, target: &str| -> String {
+                let name = target.split(['>', '<']).next().unwrap_or_default().trim();
+                if is_rate {
+                    format!("{name} {} t/s", numfmt::sig(m, 4))
+                } else {
+                    format!("{name} {}", numfmt::duration(m))
+                }
+            };
             cells.push(match r.answer {
-                Answer::Found { value, .. } => value_text(&self.value(self.shown(value))),
-                Answer::NotMet { .. } => "not met within bounds".into(),
-                Answer::AlwaysMet { .. } => format!(
-                    "≤ {} (met at the bound)",
-                    value_text(&self.value(self.bad_bound()))
+                Answer::Found { value, .. } => self.human(self.shown(value)),
+                Answer::NotMet { best: m } => format!(
+                    "not met within {} to {} ({} at {})",
+                    self.human(self.lo),
+                    self.human(self.hi),
+                    metric(m, &r.target),
+                    self.human(best)
                 ),
+                Answer::AlwaysMet { .. } => {
+                    format!("≤ {} (met at the bound)", self.human(worst))
+                }
             });
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
         out
+    }
+
+    /// A value of the solved parameter for people: four significant digits (as [`Self::shown`]
+    /// rounds), a space before the unit: `310.9 GB/s`.
+    pub fn human(&self, x: f64) -> String {
+        match self.kind {
+            Quantity::Rate(_) => numfmt::si(x, "B/s", 4),
+            Quantity::Size(_) => numfmt::si(x, "B", 4),
+            Quantity::Time(_) => numfmt::si(x, "s", 4),
+            Quantity::Flops(_) => numfmt::si(x, "FLOP/s", 4),
+            Quantity::Plain(_, true) => numfmt::grouped(x),
+            Quantity::Plain(_, false) => numfmt::sig(x, 4),
+        }
     }
 }

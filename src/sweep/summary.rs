@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::Error;
+use crate::report::numfmt;
 
 /// Figures of one test across a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,21 +125,24 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
     );
     for name in &order {
         let s = &tests[name];
-        let base = s.baseline_ts.map_or("-".to_owned(), |b| format!("{b:.2}"));
-        let worst = s
-            .worst
-            .as_ref()
-            .map_or("-".to_owned(), |(d, at)| format!("{d:.1} % at {at}"));
+        let base = s
+            .baseline_ts
+            .map_or("-".to_owned(), |b| numfmt::fixed(b, 2));
+        let worst = s.worst.as_ref().map_or("-".to_owned(), |(d, at)| {
+            format!("{} % at {at}", numfmt::fixed(*d, 1))
+        });
         let _ = writeln!(
             out,
-            "{name:<22} {:>12.2} {:>12.2} {base:>12}  {worst}",
-            s.min_ts, s.max_ts
+            "{name:<22} {:>12} {:>12} {base:>12}  {worst}",
+            numfmt::fixed(s.min_ts, 2),
+            numfmt::fixed(s.max_ts, 2)
         );
     }
     if let Some((y, tier, at)) = shortest {
         let _ = writeln!(
             out,
-            "shortest flash lifetime: {y:.2} years ({tier}, {at}); the default endurance target is 5 years"
+            "shortest flash lifetime: {} years ({tier}, {at}); the default endurance target is 5 years",
+            numfmt::fixed(y, 2)
         );
     }
     Ok(out)

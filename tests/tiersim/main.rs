@@ -1,5 +1,6 @@
 //! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
 
+mod figures;
 mod helpers;
 mod kernels;
 mod llama_bench_compat;

@@ -1,13 +1,18 @@
-//! Axis ranges, tick placement and tick labels with SI-prefixed units.
+//! Axis ranges, tick placement and tick labels.
 //!
 //! Everything here works in *plot space*: `log10(v)` on a log axis, `v` itself on a linear one,
 //! so that plotters only ever sees a linear coordinate and the tick values we chose.
+//!
+//! An axis carries one unit prefix, chosen from its ticks, in its title (`read bandwidth
+//! (GB/s)`), and its tick labels are plain numbers in that unit (`10 20 50 100 200`): a reader
+//! compares positions, not suffixes, and a size axis in GiB is ticked at whole GiB.
 
 use std::ops::Range;
 
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 
 use super::{Unit, auto_log, text_width};
+use crate::report::numfmt;
 
 /// Gap, in pixels, that must separate two neighbouring tick labels along the x axis.
 const X_LABEL_GAP: f64 = 12.0;
@@ -28,6 +33,9 @@ pub(super) struct AxisSpec {
     pub ticks: Vec<(f64, String)>,
     /// Unlabelled grid lines (plot space), lighter than the labelled ones.
     pub minor: Vec<f64>,
+    /// The unit with its prefix for the axis title (`GB/s`, `µs`, `GiB`), `None` when
+    /// dimensionless.
+    pub unit_text: Option<String>,
 }
 
 impl AxisSpec {
@@ -41,6 +49,9 @@ impl AxisSpec {
         len_px: f64,
         pad: bool,
     ) -> Self {
+        if let Unit::Category(names) = unit {
+            return category_axis(names);
+        }
         let log = log.unwrap_or_else(|| auto_log(values));
         let finite: Vec<f64> = values
             .iter()
@@ -143,7 +154,23 @@ impl ValueFormatter<f64> for TickCoord {
 
 /// Linear axis: the data span padded by 4 %, anchored at zero when the data are non-negative
 /// and reach down near it (so that ratios between curves read true), with 1-2-5 ticks as dense
-/// as the labels allow.
+/// as the labels allow (in whole binary units for [`Unit::BinaryBytes`]).
+/// One tick per name, at 0, 1, 2 …, half a step of air at each end.
+fn category_axis(names: &[String]) -> AxisSpec {
+    AxisSpec {
+        log: false,
+        lo: -0.5,
+        hi: names.len().max(1) as f64 - 0.5,
+        ticks: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as f64, n.clone()))
+            .collect(),
+        minor: Vec::new(),
+        unit_text: None,
+    }
+}
+
 fn linear_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: bool) -> AxisSpec {
     let (mut lo, mut hi) = min_max(values).unwrap_or((0.0, 1.0));
     if lo == hi {
@@ -156,25 +183,74 @@ fn linear_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: 
         lo = if zero_anchored { 0.0 } else { lo - pad };
         hi += pad;
     }
-    let mut best: Option<Vec<(f64, String)>> = None;
+    // Binary sizes step in whole KiB, MiB or GiB: 0, 2, 4 … 16 GiB, not 0, 5, 10, 15 GB.
+    let step_unit = if *unit == Unit::BinaryBytes {
+        binary_scale(lo.abs().max(hi.abs()))
+    } else {
+        1.0
+    };
+    let mut best: Option<Labelled> = None;
     // Coarsest first would always fit; go from dense to coarse and keep the first that fits.
     for target in (2..=12).rev() {
-        let ticks = linear_ticks(lo, hi, target);
-        let labelled: Vec<(f64, String)> =
-            ticks.iter().map(|&t| (t, format_value(unit, t))).collect();
-        if fits(&labelled, lo, hi, horizontal, len_px, Y_LABEL_PITCH) {
-            best = Some(labelled);
+        let in_units = if *unit == Unit::BinaryBytes {
+            binary_ticks(lo / step_unit, hi / step_unit, target)
+        } else {
+            linear_ticks(lo, hi, target)
+        };
+        let ticks: Vec<f64> = in_units.into_iter().map(|t| t * step_unit).collect();
+        let (labelled, unit_text) = labelled(&ticks, unit, |t| t);
+        let ok = fits(&labelled, lo, hi, horizontal, len_px, Y_LABEL_PITCH);
+        best = Some((labelled, unit_text));
+        if ok {
             break;
         }
-        best = Some(labelled);
     }
+    let (ticks, unit_text) = best.unwrap_or_default();
     AxisSpec {
         log: false,
         lo,
         hi,
-        ticks: best.unwrap_or_default(),
+        ticks,
         minor: Vec::new(),
+        unit_text,
     }
+}
+
+/// Ticks at whole multiples of a power-of-two step (…, 0.5, 1, 2, 4, 8, …) giving at most
+/// about `target` ticks: sizes counted in GiB read 0, 4, 8, 12, 16.
+fn binary_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    let span = hi - lo;
+    if !span.is_finite() || span <= 0.0 {
+        return vec![lo];
+    }
+    let raw = span / target.max(1) as f64;
+    let step = 2f64.powi(raw.log2().ceil() as i32);
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// The largest binary unit (1, KiB, MiB, …) not above `v`.
+fn binary_scale(v: f64) -> f64 {
+    let mut scale = 1.0;
+    while scale * 1024.0 <= v {
+        scale *= 1024.0;
+    }
+    scale
+}
+
+/// Labelled ticks in plot space, and the prefixed unit for the axis title.
+type Labelled = (Vec<(f64, String)>, Option<String>);
+
+/// Ticks (data values) labelled in the prefix that suits them all, at plot positions given by
+/// `to_plot`, and the prefixed unit for the title.
+fn labelled(ticks: &[f64], unit: &Unit, to_plot: impl Fn(f64) -> f64) -> Labelled {
+    let (scale, unit_text) = axis_prefix(unit, ticks);
+    let labels = ticks
+        .iter()
+        .map(|&t| (to_plot(t), tick_label(unit, t / scale)))
+        .collect();
+    (labels, unit_text)
 }
 
 /// Nice linear ticks: a step of 1, 2 or 5 × 10^k giving at most about `target` ticks.
@@ -202,7 +278,8 @@ pub(super) fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 }
 
 /// Log axis: the data span padded by 3 % of its decades, with the densest tick family whose
-/// labels fit: 1-2-5 per decade, then every decade, then every n-th decade.
+/// labels fit: 1-2-5 per decade, then every decade, then every n-th decade (powers of two for
+/// binary sizes).
 fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: bool) -> AxisSpec {
     let (vmin, vmax) = min_max(values).unwrap_or((1.0, 10.0));
     let (mut lo, mut hi) = (vmin.log10(), vmax.log10());
@@ -214,34 +291,32 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
         lo -= pad;
         hi += pad;
     }
-    let candidates = if matches!(unit, Unit::Bytes) {
+    let candidates = if matches!(unit, Unit::BinaryBytes) {
         pow2_candidates(lo, hi)
     } else {
         decade_candidates(lo, hi)
     };
     for (major, minor) in &candidates {
-        let labelled: Vec<(f64, String)> = major
-            .iter()
-            .map(|&v| (v.log10(), format_value(unit, v)))
-            .collect();
-        if labelled.len() >= 2 && fits(&labelled, lo, hi, horizontal, len_px, Y_LOG_LABEL_PITCH) {
+        let (ticks, unit_text) = labelled(major, unit, f64::log10);
+        if ticks.len() >= 2 && fits(&ticks, lo, hi, horizontal, len_px, Y_LOG_LABEL_PITCH) {
             return AxisSpec {
                 log: true,
                 lo,
                 hi,
-                ticks: labelled,
+                ticks,
                 minor: minor.clone(),
+                unit_text,
             };
         }
     }
     // Less than a decade with no two 1..9 ticks inside: place nice linear values instead.
     let mut target = 8;
     loop {
-        let ticks: Vec<(f64, String)> = linear_ticks(10f64.powf(lo), 10f64.powf(hi), target)
+        let values: Vec<f64> = linear_ticks(10f64.powf(lo), 10f64.powf(hi), target)
             .into_iter()
             .filter(|v| *v > 0.0)
-            .map(|v| (v.log10(), format_value(unit, v)))
             .collect();
+        let (ticks, unit_text) = labelled(&values, unit, f64::log10);
         if target <= 2 || fits(&ticks, lo, hi, horizontal, len_px, Y_LOG_LABEL_PITCH) {
             return AxisSpec {
                 log: true,
@@ -249,6 +324,7 @@ fn log_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: boo
                 hi,
                 ticks,
                 minor: Vec::new(),
+                unit_text,
             };
         }
         target -= 1;
@@ -356,11 +432,11 @@ fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     Some(it.fold((first, first), |(a, b), v| (a.min(v), b.max(v))))
 }
 
-/// Decimal SI prefixes from pico to exa, with their scale.
+/// Decimal SI prefixes from pico to exa, with their scale; `µ` is the micro sign.
 const SI: [(f64, &str); 11] = [
     (1e-12, "p"),
     (1e-9, "n"),
-    (1e-6, "u"),
+    (1e-6, "µ"),
     (1e-3, "m"),
     (1.0, ""),
     (1e3, "k"),
@@ -371,90 +447,89 @@ const SI: [(f64, &str); 11] = [
     (1e18, "E"),
 ];
 
-/// A tick label for `v` in `unit`: `800GB/s`, `1.6TB/s`, `4us`, `4KiB`, `90%`, `1.2k`.
-pub fn format_value(unit: &Unit, v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return match unit {
-            Unit::Percent => "0%".into(),
-            _ => "0".into(),
-        };
-    }
-    match unit {
-        Unit::BytesPerSec => si(v, "B/s", 0),
-        Unit::Seconds => si(v, "s", -4),
-        Unit::Bytes => iec(v).unwrap_or_else(|| si(v, "B", 0)),
-        Unit::TokensPerSec | Unit::Count => si(v, "", 0),
-        Unit::Percent => format!("{}%", trim(v)),
-        Unit::Ratio | Unit::Custom(_) => plain(v),
-    }
-}
+/// Binary prefixes.
+const IEC: [(f64, &str); 6] = [
+    (1.0, ""),
+    (1024.0, "Ki"),
+    (1048576.0, "Mi"),
+    (1073741824.0, "Gi"),
+    (1099511627776.0, "Ti"),
+    (1125899906842624.0, "Pi"),
+];
 
-/// `v` with the SI prefix that puts its mantissa in [1, 1000); prefixes below `min_prefix`
-/// (index offset from the unit prefix, e.g. −4 = pico) are not used.
-fn si(v: f64, suffix: &str, min_prefix: i32) -> String {
-    let base = 4; // index of the unit prefix in SI
-    let lowest = (base + min_prefix).max(0) as usize;
-    let exp3 = ((v.abs().log10() + 1e-9) / 3.0).floor() as i32;
-    let mut idx = (base + exp3).clamp(lowest as i32, SI.len() as i32 - 1) as usize;
-    loop {
-        let (scale, prefix) = SI[idx];
-        let text = trim(v / scale);
-        // 999.9996 rounds to "1000": step up to "1k" instead.
-        let rounded_up = text.trim_start_matches('-').starts_with("1000");
-        if rounded_up && idx + 1 < SI.len() {
-            idx += 1;
-            continue;
-        }
-        return format!("{text}{prefix}{suffix}");
-    }
-}
-
-/// An IEC size (`4KiB`, `1.5GiB`) when `v` is a whole number of KiB at least, else `None`.
-fn iec(v: f64) -> Option<String> {
-    const IEC: [(f64, &str); 5] = [
-        (1024.0, "KiB"),
-        (1048576.0, "MiB"),
-        (1073741824.0, "GiB"),
-        (1099511627776.0, "TiB"),
-        (1125899906842624.0, "PiB"),
-    ];
-    if v.fract() != 0.0 || v.abs() < 1024.0 {
-        return None;
-    }
-    // Only the largest unit that fits: a decimal tick such as 5e9 B reads better as `5GB` than
-    // as `4882812.5KiB`.
-    let (scale, name) = IEC.iter().rev().find(|(s, _)| v.abs() >= *s)?;
-    ((v / scale * 4.0).fract() == 0.0).then(|| format!("{}{name}", trim(v / scale)))
-}
-
-/// At most three decimals, trailing zeros dropped: `1.6`, `0.25`, `100`.
-fn trim(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
+/// The divisor and the prefixed unit of an axis whose ticks are `ticks`.
+///
+/// The prefix is the one that puts the largest tick in [1, 1000), stepped down once when that
+/// would write the smallest non-zero tick below 0.1 and the largest still stays under 10,000:
+/// 10 GB/s to 2 TB/s reads `10 … 2000` in GB/s, not `0.01 … 2` in TB/s.
+fn axis_prefix(unit: &Unit, ticks: &[f64]) -> (f64, Option<String>) {
+    let table: &[(f64, &str)] = match unit {
+        Unit::BytesPerSec | Unit::Bytes => &SI[4..],
+        // No kiloseconds: long times stay in seconds.
+        Unit::Seconds => &SI[..5],
+        Unit::BinaryBytes => &IEC,
+        _ => return (1.0, unit.symbol().map(str::to_owned)),
     };
-    if s == "-0" { "0".into() } else { s }
+    let symbol = unit.symbol().unwrap_or_default();
+    let max = ticks.iter().map(|t| t.abs()).fold(0.0, f64::max);
+    let min = ticks
+        .iter()
+        .map(|t| t.abs())
+        .filter(|t| *t > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if max == 0.0 || !max.is_finite() {
+        let one = table.iter().position(|(s, _)| *s == 1.0).unwrap_or(0);
+        return (1.0, Some(format!("{}{symbol}", table[one].1)));
+    }
+    let mut i = table
+        .iter()
+        .rposition(|(s, _)| max >= *s * (1.0 - 1e-9))
+        .unwrap_or(0);
+    if i > 0 && min / table[i].0 < 0.1 && max / table[i - 1].0 < 10_000.0 {
+        i -= 1;
+    }
+    let (scale, prefix) = table[i];
+    (scale, Some(format!("{prefix}{symbol}")))
 }
 
-/// A plain number, switching to `1e-5` style outside [0.001, 1e6).
-fn plain(v: f64) -> String {
-    let a = v.abs();
-    if (1e-3..1e6).contains(&a) {
-        trim(v)
-    } else {
-        let s = format!("{v:.2e}");
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if m.contains('.') {
-            m.trim_end_matches('0').trim_end_matches('.')
-        } else {
-            m
-        };
-        format!("{m}e{e}")
+/// A tick's number in the axis' prefixed unit: plain digits, thousands grouped for counts.
+fn tick_label(unit: &Unit, v: f64) -> String {
+    match unit {
+        Unit::Count | Unit::TokensPerSec if v.abs() >= 10_000.0 => numfmt::grouped(v),
+        _ => numfmt::sig(v, 6),
+    }
+}
+
+/// `v` in `unit` as text with its own prefix, for legends and notes: `800 GB/s`, `4 µs`,
+/// `4 GiB`, `90 %`, `1200 tokens/s`.
+pub fn format_value(unit: &Unit, v: f64) -> String {
+    match unit {
+        Unit::BytesPerSec => numfmt::si(v, "B/s", 3),
+        Unit::Bytes => numfmt::si(v, "B", 3),
+        Unit::BinaryBytes => numfmt::si_binary(v, "B", 3),
+        Unit::Seconds => numfmt::si(v, "s", 3),
+        // Rates from 100 tokens/s up are whole: 3,012, not 3010.
+        Unit::TokensPerSec if v.abs() >= 100.0 => format!("{} tokens/s", numfmt::grouped(v)),
+        Unit::TokensPerSec => format!("{} tokens/s", numfmt::sig(v, 3)),
+        Unit::Percent => format!("{} %", numfmt::sig(v, 3)),
+        Unit::Count => {
+            if v.abs() >= 10_000.0 {
+                numfmt::grouped(v)
+            } else {
+                numfmt::sig(v, 6)
+            }
+        }
+        Unit::Ratio => numfmt::sig(v, 3),
+        Unit::Custom(u) if u.is_empty() => numfmt::sig(v, 3),
+        Unit::Custom(u) => format!("{} {u}", numfmt::sig(v, 3)),
+        Unit::Category(names) => {
+            let i = v.round();
+            if i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                numfmt::sig(v, 3)
+            }
+        }
     }
 }
 
@@ -467,11 +542,12 @@ mod tests {
     }
 
     #[test]
-    fn log_bandwidth_axis_has_decade_labels() {
+    fn log_bandwidth_axis_has_decade_labels_in_one_prefix() {
         let a = AxisSpec::new(&[1e9, 2e12], None, &Unit::BytesPerSec, true, 680.0, true);
         assert!(a.log);
+        assert_eq!(a.unit_text.as_deref(), Some("GB/s"));
         let l = labels(&a);
-        for want in ["1GB/s", "10GB/s", "100GB/s", "1TB/s"] {
+        for want in ["1", "10", "100", "1000"] {
             assert!(l.contains(&want), "{want} missing from {l:?}");
         }
     }
@@ -487,7 +563,7 @@ mod tests {
             true,
         );
         let l = labels(&a);
-        assert!(l.contains(&"2GB/s") && l.contains(&"500GB/s"), "{l:?}");
+        assert!(l.contains(&"2") && l.contains(&"500"), "{l:?}");
     }
 
     #[test]
@@ -518,44 +594,89 @@ mod tests {
     }
 
     #[test]
-    fn unit_labels() {
-        assert_eq!(format_value(&Unit::BytesPerSec, 8e11), "800GB/s");
-        assert_eq!(format_value(&Unit::BytesPerSec, 1.6e12), "1.6TB/s");
-        assert_eq!(format_value(&Unit::BytesPerSec, 1e12), "1TB/s");
-        assert_eq!(format_value(&Unit::Seconds, 4e-6), "4us");
-        assert_eq!(format_value(&Unit::Seconds, 1e-3), "1ms");
-        assert_eq!(format_value(&Unit::Seconds, 2.5), "2.5s");
-        assert_eq!(format_value(&Unit::Seconds, 1e-10), "100ps");
-        assert_eq!(format_value(&Unit::Bytes, 4096.0), "4KiB");
-        assert_eq!(format_value(&Unit::Bytes, 5e9), "5GB");
-        assert_eq!(format_value(&Unit::Bytes, 1.5 * 1073741824.0), "1.5GiB");
-        assert_eq!(format_value(&Unit::Bytes, 4000.0), "4kB");
-        assert_eq!(format_value(&Unit::Bytes, 1.5 * 1073741824.0), "1.5GiB");
-        assert_eq!(format_value(&Unit::Percent, 90.0), "90%");
-        assert_eq!(format_value(&Unit::TokensPerSec, 1200.0), "1.2k");
-        assert_eq!(format_value(&Unit::TokensPerSec, 71.25), "71.25");
-        assert_eq!(format_value(&Unit::Count, 64.0), "64");
-        assert_eq!(format_value(&Unit::Ratio, 0.5), "0.5");
-        assert_eq!(format_value(&Unit::Ratio, 1e-5), "1e-5");
-        assert_eq!(format_value(&Unit::BytesPerSec, 999_999_999.9), "1GB/s");
-        assert_eq!(format_value(&Unit::BytesPerSec, 0.0), "0");
+    fn prefixes_follow_the_range() {
+        let pick = |unit: &Unit, ticks: &[f64]| axis_prefix(unit, ticks).1.unwrap_or_default();
+        assert_eq!(pick(&Unit::BytesPerSec, &[1e10, 1e11, 1e12]), "GB/s");
+        assert_eq!(pick(&Unit::BytesPerSec, &[1e12, 2e12]), "TB/s");
+        assert_eq!(pick(&Unit::BytesPerSec, &[3e11, 4e11]), "GB/s");
+        assert_eq!(pick(&Unit::Seconds, &[1e-6, 1e-5, 3e-5]), "µs");
+        assert_eq!(pick(&Unit::Seconds, &[0.0, 0.5, 1.0, 1.5]), "s");
+        assert_eq!(pick(&Unit::Seconds, &[100.0, 7200.0]), "s");
+        assert_eq!(pick(&Unit::BinaryBytes, &[0.0, 8.0 * 1073741824.0]), "GiB");
+        assert_eq!(pick(&Unit::Bytes, &[5e8, 5e9]), "GB");
+        assert_eq!(pick(&Unit::TokensPerSec, &[0.0, 3000.0]), "tokens/s");
+        assert_eq!(axis_prefix(&Unit::Ratio, &[0.5, 1.0]).1, None);
     }
 
     #[test]
-    fn bytes_log_axis_ticks_are_powers_of_two() {
-        let a = AxisSpec::new(
+    fn unit_labels() {
+        assert_eq!(format_value(&Unit::BytesPerSec, 8e11), "800 GB/s");
+        assert_eq!(format_value(&Unit::BytesPerSec, 1.6e12), "1.6 TB/s");
+        assert_eq!(
+            format_value(&Unit::BytesPerSec, 619.949237894e9),
+            "620 GB/s"
+        );
+        assert_eq!(format_value(&Unit::Seconds, 4e-6), "4 µs");
+        assert_eq!(format_value(&Unit::Seconds, 1e-3), "1 ms");
+        assert_eq!(format_value(&Unit::Bytes, 1.207959552e9), "1.21 GB");
+        assert_eq!(format_value(&Unit::BinaryBytes, 4096.0), "4 KiB");
+        assert_eq!(
+            format_value(&Unit::BinaryBytes, 1.5 * 1073741824.0),
+            "1.5 GiB"
+        );
+        assert_eq!(format_value(&Unit::Percent, 90.0), "90 %");
+        assert_eq!(format_value(&Unit::TokensPerSec, 264.776), "265 tokens/s");
+        assert_eq!(format_value(&Unit::TokensPerSec, 3012.07), "3,012 tokens/s");
+        assert_eq!(format_value(&Unit::TokensPerSec, 8.2435), "8.24 tokens/s");
+        assert_eq!(format_value(&Unit::Count, 65536.0), "65,536");
+        assert_eq!(format_value(&Unit::Ratio, -0.0), "0");
+        assert_eq!(format_value(&Unit::Ratio, 1e-5), "0.00001");
+    }
+
+    #[test]
+    fn tick_labels_are_plain_numbers() {
+        let a = AxisSpec::new(&[1.6, 306.0], None, &Unit::TokensPerSec, false, 380.0, true);
+        assert!(a.log);
+        assert!(
+            labels(&a)
+                .iter()
+                .all(|l| l.parse::<f64>().is_ok() && !l.contains('e')),
+            "{:?}",
+            labels(&a)
+        );
+    }
+
+    #[test]
+    fn binary_sizes_tick_at_whole_binary_units() {
+        let gib = 1073741824.0;
+        let vals: Vec<f64> = [0.0, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0]
+            .iter()
+            .map(|g| g * gib)
+            .collect();
+        let a = AxisSpec::new(&vals, None, &Unit::BinaryBytes, false, 380.0, true);
+        assert!(!a.log);
+        assert_eq!(a.unit_text.as_deref(), Some("GiB"));
+        for (t, l) in &a.ticks {
+            let g = t / gib;
+            assert_eq!(g, g.round(), "tick {t} is not a whole GiB");
+            assert_eq!(l, &numfmt::sig(g, 6));
+        }
+        assert_eq!(binary_ticks(0.0, 16.6, 5), [0.0, 4.0, 8.0, 12.0, 16.0]);
+        let log = AxisSpec::new(
             &[4096.0, 64.0 * 1048576.0],
             None,
-            &Unit::Bytes,
+            &Unit::BinaryBytes,
             true,
             680.0,
             true,
         );
-        assert!(a.log);
+        assert!(log.log);
         assert!(
-            labels(&a).iter().all(|l| l.ends_with("iB")),
+            log.ticks
+                .iter()
+                .all(|(t, _)| (10f64.powf(*t).log2() - 10f64.powf(*t).log2().round()).abs() < 1e-9),
             "{:?}",
-            labels(&a)
+            labels(&log)
         );
     }
 

@@ -4,10 +4,16 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axis::to_plot;
+use super::footer::{Notes, wrap};
 use super::{
-    Axis, ContourChart, Frame, LEGEND_PX, NOTE_PX, Rect, Root, TEXT, anchored, auto_log,
-    draw_frame, font, layout, no_data_note, put_text, render, text_width,
+    Axis, ContourChart, Frame, HEIGHT, Heading, LEGEND_PX, NOTE_PX, Rect, Root, TEXT, anchored,
+    auto_log, draw_frame, font, layout, no_data_note, put_text, render, text_width,
 };
+use crate::report::numfmt;
+
+/// Sample dots and the levels no line crosses.
+const SAMPLE: RGBColor = RGBColor(0xAA, 0xAA, 0xAA);
+const GREYED: RGBColor = RGBColor(0xA0, 0xA0, 0xA0);
 
 /// Polylines where the field `z` crosses `level`, by marching squares over the rectilinear
 /// grid `xs × ys` (`z[iy][ix]` at `(xs[ix], ys[iy])`; both axes ascending).
@@ -239,30 +245,63 @@ fn label_color(c: RGBColor) -> RGBColor {
     RGBColor(d(c.0), d(c.1), d(c.2))
 }
 
-/// A level as written on its line: at most three decimals, `%` appended when z is a percentage.
+/// A level as written on its line: three significant digits, ` %` appended when z is a
+/// percentage.
 fn level_text(level: f64, z_label: &str) -> String {
-    let s = format!("{level:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    let s = if s == "-0" { "0" } else { s };
+    let s = numfmt::sig(level, 3);
     if z_label.contains('%') {
-        format!("{s}%")
+        format!("{s} %")
     } else {
-        s.to_string()
+        s
     }
 }
 
-/// Renders a contour chart as an 800×500 SVG document.
+/// Where a level stands against the sampled field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crossing {
+    /// Some samples lie on each side: the level draws a line.
+    Crossed,
+    /// Every sample is below the level.
+    Above,
+    /// Every sample is at or above the level.
+    Below,
+}
+
+fn crossing(level: f64, z: &[Vec<f64>]) -> Crossing {
+    let finite: Vec<f64> = z
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if finite.iter().all(|v| *v < level) {
+        Crossing::Above
+    } else if finite.iter().all(|v| *v >= level) {
+        Crossing::Below
+    } else {
+        Crossing::Crossed
+    }
+}
+
+/// Renders a contour chart as an SVG document 800 pixels wide.
 ///
 /// Each level is traced by [`marching_squares`] in plot space (so on log axes the lines
 /// interpolate in log coordinates, as the eye reads them), drawn in a viridis colour and
-/// labelled inline where the line is long enough; a legend right of the plot lists the levels
-/// under [`ContourChart::z_label`]. The axes span the grid exactly. Identical charts give
-/// byte-identical output.
+/// labelled inline where the line is long enough; small grey dots mark the samples. A legend
+/// right of the plot lists the levels under [`ContourChart::z_label`], greying those that no
+/// line crosses. When no level is crossed the plot says so with the field's range, and the
+/// chart's notes follow under it. Identical charts give byte-identical output.
 pub fn contour_svg(c: &ContourChart) -> String {
-    render(|root| draw(root, c))
+    let notes = Notes::new(&c.notes);
+    let footer = notes.height();
+    let height = f64::from(HEIGHT) + if footer > 0.0 { 4.0 + footer } else { 0.0 };
+    render(height.ceil() as u32, |root| draw(root, c, &notes))
 }
 
-fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
+/// Widest the legend title may be before it wraps.
+const LEGEND_TITLE_W: f64 = 150.0;
+
+fn draw(root: &Root, c: &ContourChart, notes: &Notes) -> Result<(), String> {
     let finite = |v: &[f64]| -> Vec<f64> { v.iter().copied().filter(|x| x.is_finite()).collect() };
     let x_axis = Axis {
         log: Some(c.x.log.unwrap_or_else(|| auto_log(&finite(&c.xs)))),
@@ -275,26 +314,13 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
     let mut levels: Vec<f64> = c.levels.iter().copied().filter(|v| v.is_finite()).collect();
     levels.sort_by(f64::total_cmp);
     levels.dedup();
-    let legend_rows: Vec<String> = levels.iter().map(|l| level_text(*l, &c.z_label)).collect();
-    let legend_w = legend_rows
-        .iter()
-        .map(|t| 34.0 + text_width(t, LEGEND_PX))
-        .chain(std::iter::once(text_width(&c.z_label, LEGEND_PX)))
-        .fold(0.0, f64::max)
-        + 14.0;
+    let title_lines = wrap(&c.z_label, LEGEND_PX, LEGEND_TITLE_W);
 
     // Grid columns and rows that can be drawn, sorted along each axis.
     let (xi, px) = plot_coords(&c.xs, |v| to_plot(v, x_axis.log == Some(true)));
     let (yi, py) = plot_coords(&c.ys, |v| to_plot(v, y_axis.log == Some(true)));
     let xs_kept: Vec<f64> = xi.iter().map(|&i| c.xs[i]).collect();
     let ys_kept: Vec<f64> = yi.iter().map(|&i| c.ys[i]).collect();
-    let frame = layout(
-        c.subtitle.is_some(),
-        (&x_axis, &xs_kept),
-        (&y_axis, &ys_kept),
-        false,
-        legend_w + 16.0,
-    );
     let z: Vec<Vec<f64>> = yi
         .iter()
         .map(|&iy| {
@@ -308,16 +334,48 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
                 .collect()
         })
         .collect();
+    let crossings: Vec<Crossing> = levels.iter().map(|l| crossing(*l, &z)).collect();
+    let legend_rows: Vec<String> = levels
+        .iter()
+        .zip(&crossings)
+        .map(|(l, k)| {
+            let t = level_text(*l, &c.z_label);
+            match k {
+                Crossing::Crossed => t,
+                Crossing::Above | Crossing::Below => format!("{t} (nowhere)"),
+            }
+        })
+        .collect();
+    let legend_w = legend_rows
+        .iter()
+        .map(|t| 34.0 + text_width(t, LEGEND_PX))
+        .chain(title_lines.iter().map(|t| text_width(t, LEGEND_PX)))
+        .fold(0.0, f64::max)
+        + 14.0;
+    let head = Heading::new(&c.title, c.subtitle.as_deref());
+    let frame = layout(
+        &head,
+        (&x_axis, &xs_kept),
+        (&y_axis, &ys_kept),
+        false,
+        legend_w + 16.0,
+    );
 
-    let chart = draw_frame(
-        root,
-        &frame,
-        &c.title,
-        c.subtitle.as_deref(),
-        &x_axis,
-        &y_axis,
-    )?;
+    let chart = draw_frame(root, &frame, &head, &x_axis, &y_axis)?;
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    // Where the field was sampled: a dense grid would turn to grey fog, so only small ones.
+    if px.len() * py.len() <= 400 {
+        for (iy, &y) in py.iter().enumerate() {
+            for (ix, &x) in px.iter().enumerate() {
+                if z[iy][ix].is_finite() {
+                    chart
+                        .plotting_area()
+                        .draw(&Circle::new((x, y), 2, SAMPLE.filled()))
+                        .map_err(err)?;
+                }
+            }
+        }
+    }
     let mut labels: Vec<(Rect, String, RGBColor)> = Vec::new();
     let mut any = false;
     for (i, &level) in levels.iter().enumerate() {
@@ -364,14 +422,34 @@ fn draw(root: &Root, c: &ContourChart) -> Result<(), String> {
         put_text(root, text, at, style)?;
     }
     if !any {
-        let note = if z.iter().flatten().any(|v| v.is_finite()) {
-            "no level crossed"
-        } else {
-            "no data"
+        let values: Vec<f64> = z
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let note = match (
+            values.iter().copied().reduce(f64::min),
+            values.iter().copied().reduce(f64::max),
+        ) {
+            (Some(lo), Some(hi)) => {
+                let range = if level_text(lo, &c.z_label) == level_text(hi, &c.z_label) {
+                    level_text(lo, &c.z_label)
+                } else {
+                    format!(
+                        "{} to {}",
+                        level_text(lo, &c.z_label),
+                        level_text(hi, &c.z_label)
+                    )
+                };
+                format!("{range} at every sample:\nno contour level is crossed")
+            }
+            _ => "no data".to_owned(),
         };
-        no_data_note(root, &frame, note)?;
+        no_data_note(root, &frame, &note)?;
     }
-    draw_level_legend(root, &frame, &c.z_label, &legend_rows)
+    draw_level_legend(root, &frame, &title_lines, &legend_rows, &crossings)?;
+    notes.draw(root, f64::from(HEIGHT) + 4.0)
 }
 
 /// Indices of the drawable values (finite, positive on a log axis) sorted by position, with
@@ -439,22 +517,31 @@ fn place_label(
 fn draw_level_legend(
     root: &Root,
     frame: &Frame,
-    z_label: &str,
+    title: &[String],
     rows: &[String],
+    crossings: &[Crossing],
 ) -> Result<(), String> {
     let x = (frame.plot.x1 + 16.0).round() as i32;
     let y = frame.plot.y0.round() as i32;
-    let title = anchored(font(LEGEND_PX), TEXT, HPos::Left, VPos::Top);
-    put_text(root, z_label, (x, y), title)?;
+    let style = anchored(font(LEGEND_PX), TEXT, HPos::Left, VPos::Top);
+    for (i, line) in title.iter().enumerate() {
+        put_text(root, line, (x, y + 16 * i as i32), style.clone())?;
+    }
+    let first = y + 10 + 16 * title.len().max(1) as i32;
     for (i, text) in rows.iter().enumerate() {
-        let cy = y + 26 + 18 * i as i32;
-        let color = level_color(i, rows.len());
+        let cy = first + 18 * i as i32;
+        let crossed = crossings.get(i) == Some(&Crossing::Crossed);
+        let (color, ink) = if crossed {
+            (level_color(i, rows.len()), TEXT)
+        } else {
+            (GREYED, GREYED)
+        };
         root.draw(&PathElement::new(
             vec![(x, cy), (x + 26, cy)],
             color.stroke_width(2),
         ))
         .map_err(|e| e.to_string())?;
-        let style = anchored(font(LEGEND_PX), TEXT, HPos::Left, VPos::Center);
+        let style = anchored(font(LEGEND_PX), ink, HPos::Left, VPos::Center);
         put_text(root, text, (x + 34, cy), style)?;
     }
     Ok(())
@@ -589,6 +676,7 @@ mod tests {
             z,
             levels: vec![5.0, 10.0, 20.0, 50.0],
             z_label: "tg degradation %".into(),
+            notes: Vec::new(),
         }
     }
 
@@ -597,8 +685,8 @@ mod tests {
         let a = contour_svg(&sample());
         assert_eq!(a, contour_svg(&sample()));
         assert_well_formed(&a);
-        assert!(a.contains("10%"));
-        assert!(a.contains("HBF read latency (s)"));
+        assert!(a.contains("10 %"));
+        assert!(a.contains("HBF read latency (µs)"), "{a}");
     }
 
     #[test]
@@ -612,7 +700,10 @@ mod tests {
         assert_well_formed(&contour_svg(&c));
         let mut c = sample();
         c.levels = vec![1e9];
-        assert!(contour_svg(&c).contains("no level crossed"));
+        let svg = contour_svg(&c);
+        assert!(svg.contains("at every sample:"), "{svg}");
+        assert!(svg.contains("no contour level is crossed"), "{svg}");
+        assert!(svg.contains("(nowhere)"));
         // Unsorted grids are sorted, not misdrawn.
         let mut c = sample();
         c.xs.reverse();
@@ -624,7 +715,31 @@ mod tests {
 
     #[test]
     fn level_labels() {
-        assert_eq!(level_text(5.0, "tg degradation %"), "5%");
+        assert_eq!(level_text(5.0, "tg degradation %"), "5 %");
         assert_eq!(level_text(2.5, "slowdown"), "2.5");
+        assert_eq!(level_text(-0.0, "slowdown"), "0");
+    }
+
+    #[test]
+    fn crossings_tell_exceeded_from_not_reached() {
+        let z = vec![vec![66.0, 67.0], vec![66.5, f64::NAN]];
+        assert_eq!(crossing(50.0, &z), Crossing::Below);
+        assert_eq!(crossing(80.0, &z), Crossing::Above);
+        assert_eq!(crossing(66.7, &z), Crossing::Crossed);
+    }
+
+    #[test]
+    fn empty_contour_states_the_range_and_notes_grow_the_image() {
+        let mut c = sample();
+        c.z =
+            c.z.iter()
+                .map(|r| r.iter().map(|_| 66.0).collect())
+                .collect();
+        c.notes = vec!["Prefill is 66 % below all-HBM at every point.".into()];
+        let svg = contour_svg(&c);
+        assert_well_formed(&svg);
+        assert!(svg.contains("66 % at every sample:"), "{svg}");
+        assert!(svg.contains("• Prefill is 66 % below all-HBM at every point."));
+        assert!(!svg.contains("height=\"500\""));
     }
 }

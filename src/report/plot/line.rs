@@ -4,9 +4,11 @@ use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::footer::Notes;
 use super::{
-    Axis, Chart, Frame, LEGEND_PX, LineChart, MUTED, NOTE_PX, PALETTE, Rect, Root, TEXT, anchored,
-    auto_log, draw_frame, font, layout, no_data_note, put_text, render, text_width,
+    Axis, Chart, Frame, HEIGHT, Heading, LEGEND_PX, LineChart, LineStyle, MUTED, NOTE_PX, PALETTE,
+    Rect, Reference, Root, Series, TEXT, WIDTH, anchored, auto_log, draw_frame, font, layout,
+    no_data_note, put_text, render, text_width,
 };
 
 /// Marker radius in pixels.
@@ -84,144 +86,324 @@ where
     res.map_err(|e| e.to_string())
 }
 
-/// Renders a line chart as an 800×500 SVG document.
+/// Renders a line chart as an SVG document 800 pixels wide.
 ///
 /// Axes use log scales where [`Axis::log`] asks for one or, left to [`auto_log`], where their
-/// values span two decades or more; tick labels carry SI-prefixed units. Each series gets an
-/// Okabe–Ito colour and its own marker shape; references are dashed grey lines labelled at their
-/// right end. The legend goes in the first plot corner that covers no curve, or to the right of
-/// the plot when every corner is taken. Identical charts give byte-identical output.
+/// values span twentyfold or more; each axis writes its unit once, prefixed, in its title. Each
+/// series is drawn in its palette colour, marker and line style; references are dashed lines
+/// labelled at their right end. The legend goes in the first plot corner that covers no curve,
+/// or in rows under the plot when every corner is taken; notes follow under it, and the image
+/// grows to hold them. Identical charts give byte-identical output.
 pub fn line_svg(c: &LineChart) -> String {
-    render(|root| draw(root, c))
+    let plan = Plan::new(c);
+    render(plan.height, |root| draw(root, c, &plan))
 }
 
-fn draw(root: &Root, c: &LineChart) -> Result<(), String> {
-    let finite: Vec<(f64, f64)> = c
-        .series
+/// Where the legend goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LegendAt {
+    /// No legend.
+    None,
+    /// Inside the plot, top-left pixel.
+    Inside(f64, f64),
+    /// Under the chart in `columns` columns of `column_w` pixels, from pixel row `top`.
+    Below {
+        top: f64,
+        columns: usize,
+        column_w: f64,
+    },
+}
+
+/// A line chart laid out: everything decided before drawing, including the image height.
+struct Plan {
+    head: Heading,
+    frame: Frame,
+    x_axis: Axis,
+    y_axis: Axis,
+    legend: LegendAt,
+    legend_size: (f64, f64),
+    notes: Notes,
+    notes_top: f64,
+    height: u32,
+}
+
+impl Plan {
+    fn new(c: &LineChart) -> Self {
+        let finite = finite_points(c);
+        let refs = drawable_refs(c);
+        let gaps: Vec<f64> = c
+            .gaps
+            .iter()
+            .map(|g| g.x)
+            .filter(|x| x.is_finite())
+            .collect();
+        let xs: Vec<f64> = finite
+            .iter()
+            .map(|p| p.0)
+            .chain(gaps.iter().copied())
+            .collect();
+        let mut ys: Vec<f64> = finite.iter().map(|p| p.1).collect();
+        ys.extend(refs.iter().map(|r| r.value));
+        let x_axis = Axis {
+            log: Some(c.x.log.unwrap_or_else(|| auto_log(&xs))),
+            ..c.x.clone()
+        };
+        let y_axis = Axis {
+            log: Some(c.y.log.unwrap_or_else(|| auto_log(&ys))),
+            ..c.y.clone()
+        };
+        let keep = |v: f64, log: Option<bool>| log != Some(true) || v > 0.0;
+        let kept = |p: &&(f64, f64)| keep(p.0, x_axis.log) && keep(p.1, y_axis.log);
+        let xs: Vec<f64> = finite
+            .iter()
+            .filter(kept)
+            .map(|p| p.0)
+            .chain(gaps.iter().copied().filter(|x| keep(*x, x_axis.log)))
+            .collect();
+        let ys: Vec<f64> = finite
+            .iter()
+            .filter(kept)
+            .map(|p| p.1)
+            .chain(
+                refs.iter()
+                    .map(|r| r.value)
+                    .filter(|v| keep(*v, y_axis.log)),
+            )
+            .collect();
+        let head = Heading::new(&c.title, c.subtitle.as_deref());
+        let frame = layout(&head, (&x_axis, &xs), (&y_axis, &ys), true, 0.0);
+
+        let show_legend = c.series.len() > 1 || c.series.iter().any(|s| !s.label.is_empty());
+        let legend_size = legend_size(c);
+        let mut legend = LegendAt::None;
+        let mut footer_top = f64::from(HEIGHT) + 2.0;
+        if show_legend {
+            let runs = runs_of(c, &frame);
+            let mut obstacles = obstacles(&frame, &runs, &refs);
+            obstacles.extend(gap_points(c, &frame));
+            legend = match pick_corner(&frame, legend_size, &obstacles) {
+                Some((x, y)) => LegendAt::Inside(x, y),
+                None => {
+                    let column_w = legend_size.0 + 12.0;
+                    let fit = (((f64::from(WIDTH) - 40.0) / column_w).floor() as usize)
+                        .clamp(1, c.series.len().max(1));
+                    // One column per line style (one system each) when they fit side by side.
+                    let styles = distinct_styles(c);
+                    let columns = if styles > 1 && styles <= fit {
+                        styles
+                    } else {
+                        fit
+                    };
+                    let rows = c.series.len().div_ceil(columns);
+                    let at = LegendAt::Below {
+                        top: footer_top,
+                        columns,
+                        column_w,
+                    };
+                    footer_top += LEGEND_PAD * 2.0 + LEGEND_ROW * rows as f64 + 6.0;
+                    at
+                }
+            };
+        }
+        let notes = Notes::new(&c.notes);
+        let below = matches!(legend, LegendAt::Below { .. });
+        let height = if below || notes.height() > 0.0 {
+            footer_top + notes.height()
+        } else {
+            f64::from(HEIGHT)
+        };
+        Plan {
+            head,
+            frame,
+            x_axis,
+            y_axis,
+            legend,
+            legend_size,
+            notes,
+            notes_top: footer_top + 4.0,
+            height: (height.ceil() as u32).max(HEIGHT),
+        }
+    }
+}
+
+fn finite_points(c: &LineChart) -> Vec<(f64, f64)> {
+    c.series
         .iter()
         .flat_map(|s| s.points.iter().copied())
         .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    let refs: Vec<(&str, f64)> = c
-        .references
-        .iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(l, v)| (l.as_str(), *v))
-        .collect();
-    let xs: Vec<f64> = finite.iter().map(|p| p.0).collect();
-    let mut ys: Vec<f64> = finite.iter().map(|p| p.1).collect();
-    ys.extend(refs.iter().map(|r| r.1));
-    let x_axis = Axis {
-        log: Some(c.x.log.unwrap_or_else(|| auto_log(&xs))),
-        ..c.x.clone()
-    };
-    let y_axis = Axis {
-        log: Some(c.y.log.unwrap_or_else(|| auto_log(&ys))),
-        ..c.y.clone()
-    };
-    let keep = |v: f64, log: Option<bool>| log != Some(true) || v > 0.0;
-    let xs: Vec<f64> = finite
-        .iter()
-        .filter(|p| keep(p.0, x_axis.log) && keep(p.1, y_axis.log))
-        .map(|p| p.0)
-        .collect();
-    let ys: Vec<f64> = finite
-        .iter()
-        .filter(|p| keep(p.0, x_axis.log) && keep(p.1, y_axis.log))
-        .map(|p| p.1)
-        .chain(refs.iter().map(|r| r.1).filter(|v| keep(*v, y_axis.log)))
-        .collect();
+        .collect()
+}
 
-    let subtitle = c.subtitle.as_deref();
-    let mut frame = layout(
-        subtitle.is_some(),
-        (&x_axis, &xs),
-        (&y_axis, &ys),
-        true,
-        0.0,
-    );
-    // Each series as runs of drawable points in plot space, broken where a point is not.
-    let runs_of = |f: &Frame| -> Vec<Vec<Vec<(f64, f64)>>> {
-        c.series
-            .iter()
-            .map(|s| {
-                let mut runs = vec![Vec::new()];
-                for &(x, y) in &s.points {
-                    match (f.x.to_plot(x), f.y.to_plot(y)) {
-                        (Some(px), Some(py)) => runs.last_mut().unwrap().push((px, py)),
-                        _ => runs.push(Vec::new()),
-                    }
+fn drawable_refs(c: &LineChart) -> Vec<&Reference> {
+    c.references
+        .iter()
+        .filter(|r| r.value.is_finite())
+        .collect()
+}
+
+/// Each series as runs of drawable points in plot space, broken where a point is not.
+fn runs_of(c: &LineChart, f: &Frame) -> Vec<Vec<Vec<(f64, f64)>>> {
+    c.series
+        .iter()
+        .map(|s| {
+            let mut runs = vec![Vec::new()];
+            for &(x, y) in &s.points {
+                match (f.x.to_plot(x), f.y.to_plot(y)) {
+                    (Some(px), Some(py)) => runs.last_mut().expect("never empty").push((px, py)),
+                    _ => runs.push(Vec::new()),
                 }
-                runs.retain(|r| !r.is_empty());
-                runs
-            })
-            .collect()
-    };
+            }
+            runs.retain(|r| !r.is_empty());
+            runs
+        })
+        .collect()
+}
 
-    let show_legend = c.series.len() > 1 || c.series.iter().any(|s| !s.label.is_empty());
-    let legend_size = legend_size(c);
-    let mut legend_at = None;
-    if show_legend && !finite.is_empty() {
-        let runs = runs_of(&frame);
-        let obstacles = obstacles(&frame, &runs, &refs);
-        legend_at = pick_corner(&frame, legend_size, &obstacles);
-        if legend_at.is_none() {
-            frame = layout(
-                subtitle.is_some(),
-                (&x_axis, &xs),
-                (&y_axis, &ys),
-                true,
-                legend_size.0 + 14.0,
-            );
-            legend_at = Some((frame.plot.x1 + 14.0, frame.plot.y0));
+/// How many line styles the series use.
+fn distinct_styles(c: &LineChart) -> usize {
+    let mut seen: Vec<LineStyle> = Vec::new();
+    for s in &c.series {
+        if !seen.contains(&s.line) {
+            seen.push(s.line);
         }
-    } else if show_legend {
-        legend_at = Some((frame.plot.x1 - legend_size.0 - 10.0, frame.plot.y0 + 10.0));
     }
+    seen.len()
+}
 
-    let mut chart = draw_frame(root, &frame, &c.title, subtitle, &x_axis, &y_axis)?;
+/// Pixel columns of the gap lines, sampled for the legend to avoid.
+fn gap_points(c: &LineChart, f: &Frame) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    for g in &c.gaps {
+        if let Some(px) = f.x.to_plot(g.x) {
+            let x = f.px((px, f.y.lo)).0;
+            let mut y = f.plot.y0;
+            while y <= f.plot.y1 {
+                pts.push((x, y));
+                y += 4.0;
+            }
+        }
+    }
+    pts
+}
+
+/// The gap lines, dotted grey from top to bottom, each labelled near the top on the side with
+/// room.
+fn draw_gaps(root: &Root, c: &LineChart, f: &Frame) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-    let ref_style = MUTED.stroke_width(2);
-    for &(_, v) in &refs {
-        if let Some(py) = frame.y.to_plot(v) {
-            let line = vec![(frame.x.lo, py), (frame.x.hi, py)];
-            chart
-                .draw_series(DashedLineSeries::new(line, 8, 5, ref_style))
-                .map_err(err)?;
+    for g in &c.gaps {
+        let Some(px) = f.x.to_plot(g.x) else { continue };
+        let x = f.px((px, f.y.lo)).0.round() as i32;
+        let (y0, y1) = (f.plot.y0 as i32 + 1, f.plot.y1 as i32 - 1);
+        let mut y = y0;
+        while y < y1 {
+            root.draw(&PathElement::new(
+                vec![(x, y), (x, (y + 3).min(y1))],
+                MUTED.stroke_width(2),
+            ))
+            .map_err(err)?;
+            y += 7;
         }
-    }
-    let runs = runs_of(&frame);
-    for (i, series_runs) in runs.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        for run in series_runs.iter().filter(|r| r.len() > 1) {
-            chart
-                .draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?;
-        }
-    }
-    for (i, series_runs) in runs.iter().enumerate() {
-        draw_series_markers(&chart, series_runs, i)?;
-    }
-    let curves = obstacles(&frame, &runs, &[]);
-    let legend_rect = legend_at.map(|(x, y)| Rect {
-        x0: x,
-        y0: y,
-        x1: x + legend_size.0,
-        y1: y + legend_size.1,
-    });
-    draw_reference_labels(root, &chart, &frame, &refs, &curves, legend_rect)?;
-    if finite.is_empty() {
-        no_data_note(root, &frame, "no data")?;
-    }
-    if let Some(at) = legend_at {
-        draw_legend(root, c, at, legend_size)?;
+        let w = text_width(&g.label, NOTE_PX) + 6.0;
+        let room_left = f64::from(x) - f.plot.x0 > w + 6.0;
+        let (x0, anchor) = if room_left {
+            (f64::from(x) - 4.0 - w, HPos::Right)
+        } else {
+            (f64::from(x) + 4.0, HPos::Left)
+        };
+        let top = f.plot.y0 + 6.0;
+        root.draw(&Rectangle::new(
+            [
+                (x0 as i32, top as i32),
+                ((x0 + w) as i32, (top + NOTE_PX + 4.0) as i32),
+            ],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(err)?;
+        let tx = if room_left { x0 + w - 3.0 } else { x0 + 3.0 };
+        let style = anchored(font(NOTE_PX), TEXT, anchor, VPos::Center);
+        put_text(
+            root,
+            &g.label,
+            (tx as i32, (top + (NOTE_PX + 4.0) / 2.0).round() as i32),
+            style,
+        )?;
     }
     Ok(())
 }
 
-fn draw_series_markers(chart: &Chart, runs: &[Vec<(f64, f64)>], i: usize) -> Result<(), String> {
-    let color = PALETTE[i % PALETTE.len()];
-    let marker = MARKERS[i % MARKERS.len()];
+/// The palette index of series `i`.
+fn colour_of(s: &Series, i: usize) -> usize {
+    s.colour.unwrap_or(i)
+}
+
+fn draw(root: &Root, c: &LineChart, plan: &Plan) -> Result<(), String> {
+    let frame = &plan.frame;
+    let refs = drawable_refs(c);
+    let mut chart = draw_frame(root, frame, &plan.head, &plan.x_axis, &plan.y_axis)?;
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    for r in &refs {
+        if let Some(py) = frame.y.to_plot(r.value) {
+            let line = vec![(frame.x.lo, py), (frame.x.hi, py)];
+            let style = match r.colour {
+                Some(k) => PALETTE[k % PALETTE.len()].mix(0.8).stroke_width(1),
+                None => MUTED.stroke_width(2),
+            };
+            chart
+                .draw_series(DashedLineSeries::new(line, 8, 5, style))
+                .map_err(err)?;
+        }
+    }
+    let runs = runs_of(c, frame);
+    for (i, (series_runs, s)) in runs.iter().zip(&c.series).enumerate() {
+        let style = PALETTE[colour_of(s, i) % PALETTE.len()].stroke_width(2);
+        for run in series_runs.iter().filter(|r| r.len() > 1) {
+            let pts = run.iter().copied();
+            match s.line.pattern() {
+                None => chart.draw_series(LineSeries::new(pts, style)),
+                Some((dash, gap)) => {
+                    chart.draw_series(DashedLineSeries::new(pts, dash, gap, style))
+                }
+            }
+            .map_err(err)?;
+        }
+    }
+    for (i, (series_runs, s)) in runs.iter().zip(&c.series).enumerate() {
+        draw_series_markers(&chart, series_runs, colour_of(s, i))?;
+    }
+    draw_gaps(root, c, frame)?;
+    let curves = obstacles(frame, &runs, &[]);
+    let legend_rect = match plan.legend {
+        LegendAt::Inside(x, y) => Some(Rect {
+            x0: x,
+            y0: y,
+            x1: x + plan.legend_size.0,
+            y1: y + plan.legend_size.1,
+        }),
+        _ => None,
+    };
+    draw_reference_labels(root, &chart, frame, &refs, &curves, legend_rect)?;
+    if finite_points(c).is_empty() {
+        no_data_note(root, frame, "no data")?;
+    }
+    match plan.legend {
+        LegendAt::None => {}
+        LegendAt::Inside(x, y) => draw_legend(root, c, (x, y), plan.legend_size)?,
+        LegendAt::Below {
+            top,
+            columns,
+            column_w,
+        } => draw_legend_below(root, c, top, columns, column_w)?,
+    }
+    plan.notes.draw(root, plan.notes_top)
+}
+
+fn draw_series_markers(
+    chart: &Chart,
+    runs: &[Vec<(f64, f64)>],
+    colour: usize,
+) -> Result<(), String> {
+    let color = PALETTE[colour % PALETTE.len()];
+    let marker = MARKERS[colour % MARKERS.len()];
     let n: usize = runs.iter().map(Vec::len).sum();
     let every = n.div_ceil(MAX_MARKERS).max(1);
     let area = chart.plotting_area();
@@ -240,17 +422,20 @@ fn draw_reference_labels(
     root: &Root,
     chart: &Chart,
     frame: &Frame,
-    refs: &[(&str, f64)],
+    refs: &[&Reference],
     curves: &[(f64, f64)],
     legend: Option<Rect>,
 ) -> Result<(), String> {
     let mut taken: Vec<Rect> = legend.into_iter().collect();
     let mut labels: Vec<(f64, &str)> = refs
         .iter()
-        .filter(|(l, _)| !l.is_empty())
-        .filter_map(|&(label, v)| {
-            let py = frame.y.to_plot(v)?;
-            Some((f64::from(chart.backend_coord(&(frame.x.lo, py)).1), label))
+        .filter(|r| !r.label.is_empty())
+        .filter_map(|r| {
+            let py = frame.y.to_plot(r.value)?;
+            Some((
+                f64::from(chart.backend_coord(&(frame.x.lo, py)).1),
+                r.label.as_str(),
+            ))
         })
         .collect();
     // Top to bottom, so that crowded labels resolve in a stable order.
@@ -321,7 +506,7 @@ fn legend_size(c: &LineChart) -> (f64, f64) {
 
 /// Pixel points the legend should not cover: the curves (sampled every few pixels) and the
 /// reference lines. Reference labels are placed after the legend and avoid it themselves.
-fn obstacles(f: &Frame, runs: &[Vec<Vec<(f64, f64)>>], refs: &[(&str, f64)]) -> Vec<(f64, f64)> {
+fn obstacles(f: &Frame, runs: &[Vec<Vec<(f64, f64)>>], refs: &[&Reference]) -> Vec<(f64, f64)> {
     let mut pts = Vec::new();
     let mut segment = |a: (f64, f64), b: (f64, f64)| {
         let n = ((b.0 - a.0).hypot(b.1 - a.1) / 4.0).ceil().max(1.0) as usize;
@@ -339,8 +524,8 @@ fn obstacles(f: &Frame, runs: &[Vec<Vec<(f64, f64)>>], refs: &[(&str, f64)]) -> 
             segment(w[0], w[1]);
         }
     }
-    for &(_, v) in refs {
-        if let Some(py) = f.y.to_plot(v) {
+    for r in refs {
+        if let Some(py) = f.y.to_plot(r.value) {
             let y = f.px((f.x.lo, py)).1;
             segment((f.plot.x0, y), (f.plot.x1, y));
         }
@@ -375,6 +560,39 @@ fn pick_corner(f: &Frame, size: (f64, f64), obstacles: &[(f64, f64)]) -> Option<
     })
 }
 
+/// One legend entry: the line sample in its style with its marker, and the label, centred
+/// vertically on `cy` from `x0`.
+fn draw_entry(root: &Root, s: &Series, i: usize, x0: i32, cy: i32) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let k = colour_of(s, i);
+    let color = PALETTE[k % PALETTE.len()];
+    let x1 = x0 + LEGEND_SAMPLE as i32;
+    match s.line.pattern() {
+        None => root
+            .draw(&PathElement::new(
+                vec![(x0, cy), (x1, cy)],
+                color.stroke_width(2),
+            ))
+            .map_err(err)?,
+        Some((dash, gap)) => {
+            let (dash, gap) = (dash as i32, gap as i32);
+            let mut x = x0;
+            while x < x1 {
+                let end = (x + dash).min(x1);
+                root.draw(&PathElement::new(
+                    vec![(x, cy), (end, cy)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+                x = end + gap;
+            }
+        }
+    }
+    draw_marker(root, ((x0 + x1) / 2, cy), MARKERS[k % MARKERS.len()], color)?;
+    let style = anchored(font(LEGEND_PX), TEXT, HPos::Left, VPos::Center);
+    put_text(root, &s.label, (x1 + 8, cy), style)
+}
+
 fn draw_legend(root: &Root, c: &LineChart, at: (f64, f64), size: (f64, f64)) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let (x, y) = (at.0.round() as i32, at.1.round() as i32);
@@ -390,18 +608,45 @@ fn draw_legend(root: &Root, c: &LineChart, at: (f64, f64), size: (f64, f64)) -> 
     ))
     .map_err(err)?;
     for (i, s) in c.series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
         let cy = y + (LEGEND_PAD + LEGEND_ROW * i as f64 + 7.0).round() as i32;
-        let x0 = x + LEGEND_PAD as i32;
-        let x1 = x0 + LEGEND_SAMPLE as i32;
-        root.draw(&PathElement::new(
-            vec![(x0, cy), (x1, cy)],
-            color.stroke_width(2),
-        ))
-        .map_err(err)?;
-        draw_marker(root, ((x0 + x1) / 2, cy), MARKERS[i % MARKERS.len()], color)?;
-        let style = anchored(font(LEGEND_PX), TEXT, HPos::Left, VPos::Center);
-        put_text(root, &s.label, (x1 + 8, cy), style)?;
+        draw_entry(root, s, i, x + LEGEND_PAD as i32, cy)?;
+    }
+    Ok(())
+}
+
+/// The legend in rows under the chart, filled column by column so that series that belong
+/// together (one system's curves) stay in one column.
+fn draw_legend_below(
+    root: &Root,
+    c: &LineChart,
+    top: f64,
+    columns: usize,
+    column_w: f64,
+) -> Result<(), String> {
+    let rows = c.series.len().div_ceil(columns.max(1));
+    let total_w = column_w * columns as f64;
+    let left = ((f64::from(WIDTH) - total_w) / 2.0).max(10.0);
+    let by_style = columns == distinct_styles(c) && columns > 1;
+    let mut styles: Vec<LineStyle> = Vec::new();
+    let mut filled: Vec<usize> = Vec::new();
+    for (i, s) in c.series.iter().enumerate() {
+        let (col, row) = if by_style {
+            let col = match styles.iter().position(|l| *l == s.line) {
+                Some(k) => k,
+                None => {
+                    styles.push(s.line);
+                    filled.push(0);
+                    styles.len() - 1
+                }
+            };
+            filled[col] += 1;
+            (col, filled[col] - 1)
+        } else {
+            (i / rows.max(1), i % rows.max(1))
+        };
+        let x0 = (left + column_w * col as f64 + LEGEND_PAD).round() as i32;
+        let cy = (top + LEGEND_PAD + LEGEND_ROW * row as f64 + 7.0).round() as i32;
+        draw_entry(root, s, i, x0, cy)?;
     }
     Ok(())
 }
@@ -409,7 +654,7 @@ fn draw_legend(root: &Root, c: &LineChart, at: (f64, f64), size: (f64, f64)) -> 
 #[cfg(test)]
 mod tests {
     use super::super::tests::assert_well_formed;
-    use super::super::{Series, Unit};
+    use super::super::{Gap, Unit};
     use super::*;
 
     fn sample() -> LineChart {
@@ -429,7 +674,9 @@ mod tests {
                 Series::new("HBF latency 4us", curve(0.6)),
                 Series::new("HBF latency 16us", curve(1.2)),
             ],
-            references: vec![("all-HBM baseline".into(), 71.2)],
+            references: vec![Reference::new("all-HBM baseline", 71.2)],
+            gaps: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -439,9 +686,8 @@ mod tests {
         let b = line_svg(&sample());
         assert_eq!(a, b);
         assert_well_formed(&a);
-        assert!(a.contains("100GB/s") || a.contains("1TB/s"), "{a}");
         assert!(a.contains("all-HBM baseline"));
-        assert!(a.contains("HBF read bandwidth (B/s)"));
+        assert!(a.contains("HBF read bandwidth (TB/s)"), "{a}");
         assert!(a.contains("font-family=\"sans-serif\""));
         assert!(!a.contains("NaN") && !a.contains("inf"));
     }
@@ -454,7 +700,8 @@ mod tests {
             vec![(1e9, 10.0), (3e10, 40.0), (2e12, 70.0)],
         )];
         let svg = line_svg(&c);
-        for want in ["1GB/s", "10GB/s", "100GB/s", "1TB/s"] {
+        assert!(svg.contains("(GB/s)"));
+        for want in ["1", "10", "100", "1000"] {
             assert!(
                 svg.contains(&format!(">\n{want}\n</text>")),
                 "{want} missing"
@@ -478,7 +725,10 @@ mod tests {
         c.series = vec![Series::new("one", vec![(1e12, 50.0)])];
         assert_well_formed(&line_svg(&c));
         c.series = vec![Series::new("", vec![(1e12, 50.0), (2e12, 50.0)])];
-        c.references = vec![("flat".into(), 50.0), ("NaN".into(), f64::NAN)];
+        c.references = vec![
+            Reference::new("flat", 50.0),
+            Reference::new("NaN", f64::NAN),
+        ];
         assert_well_formed(&line_svg(&c));
         // Non-positive values on a forced log axis are skipped, not drawn at -inf.
         c.x.log = Some(true);
@@ -514,5 +764,56 @@ mod tests {
         for color in ["#0072B2", "#D55E00", "#009E73", "#CC79A7"] {
             assert!(svg.contains(color), "{color} missing");
         }
+    }
+
+    #[test]
+    fn styles_and_legend_below_and_notes_grow_the_image() {
+        let height = |svg: &str| -> u32 {
+            svg.split("height=\"")
+                .nth(1)
+                .and_then(|h| h.split('"').next())
+                .and_then(|h| h.parse().ok())
+                .unwrap()
+        };
+        let mut c = sample();
+        assert_eq!(height(&line_svg(&c)), 500);
+        // Two systems by line style, three latencies by colour: six entries, as in a sweep.
+        c.series = (0..6)
+            .map(|i| {
+                let pts = (0..6)
+                    .map(|k| (1e10 * 2f64.powi(k), 10.0 + f64::from(k * (i as i32 + 1))))
+                    .collect();
+                let line = if i < 3 {
+                    LineStyle::Solid
+                } else {
+                    LineStyle::Dashed
+                };
+                Series::new(format!("system {} latency {}", i / 3, i % 3), pts).styled(i % 3, line)
+            })
+            .collect();
+        c.notes = vec!["tg ≥ 99 % of all-HBM is not met at 32 µs".into()];
+        let svg = line_svg(&c);
+        assert_well_formed(&svg);
+        assert!(svg.contains("• tg ≥ 99 % of all-HBM is not met at 32 µs"));
+        assert!(height(&svg) > 500, "{}", height(&svg));
+        c.notes.clear();
+        assert!(height(&line_svg(&c)) < height(&svg));
+        // Colour 0 serves a solid and a dashed series: the same hue in both strokes.
+        assert!(svg.matches("#0072B2").count() > 10);
+    }
+
+    #[test]
+    fn gaps_stretch_the_x_axis_and_are_labelled() {
+        let mut c = sample();
+        let plain = line_svg(&c);
+        c.gaps = vec![Gap {
+            x: 5e13,
+            label: "not met".into(),
+        }];
+        let svg = line_svg(&c);
+        assert_well_formed(&svg);
+        assert!(svg.contains("not met"));
+        // 50 TB/s is beyond every point: the axis now reaches it, in a larger prefix.
+        assert!(svg.contains(">\n50\n</text>") && svg != plain, "{svg}");
     }
 }

@@ -29,6 +29,7 @@
 
 mod axis;
 mod contour;
+mod footer;
 mod line;
 
 use plotters::coord::Shift;
@@ -41,7 +42,43 @@ pub use self::line::line_svg;
 
 use self::axis::{AxisSpec, TickCoord};
 
-/// One curve of a [`LineChart`]: a label for the legend and its points in data units.
+/// How a curve is stroked. Line style carries one dimension of a chart (which system), colour
+/// another (which latency), so that the two read apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineStyle {
+    /// A solid line.
+    #[default]
+    Solid,
+    /// Long dashes.
+    Dashed,
+    /// Short dots.
+    Dotted,
+    /// Long and short dashes in turn.
+    DashDot,
+}
+
+impl LineStyle {
+    /// The styles in the order a chart hands them out.
+    pub const ALL: [LineStyle; 4] = [
+        LineStyle::Solid,
+        LineStyle::Dashed,
+        LineStyle::Dotted,
+        LineStyle::DashDot,
+    ];
+
+    /// Dash and gap lengths in pixels, `None` for a solid line.
+    fn pattern(self) -> Option<(u32, u32)> {
+        match self {
+            LineStyle::Solid => None,
+            LineStyle::Dashed => Some((9, 5)),
+            LineStyle::Dotted => Some((2, 4)),
+            LineStyle::DashDot => Some((12, 4)),
+        }
+    }
+}
+
+/// One curve of a [`LineChart`]: a label for the legend, its points in data units and its
+/// stroke.
 ///
 /// Points with a NaN or infinite coordinate (or a non-positive one on a log axis) are skipped,
 /// and the line is broken there rather than drawn across the gap.
@@ -51,50 +88,102 @@ pub struct Series {
     pub label: String,
     /// `(x, y)` in the axes' units, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// Palette index of the colour (and marker shape); `None` takes the series' position.
+    pub colour: Option<usize>,
+    /// The stroke.
+    pub line: LineStyle,
 }
 
 impl Series {
-    /// A series from a label and its points.
+    /// A solid series from a label and its points, coloured by its position in the chart.
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series {
             label: label.into(),
             points,
+            colour: None,
+            line: LineStyle::Solid,
+        }
+    }
+
+    /// The same series with palette colour `colour` and stroke `line`.
+    pub fn styled(mut self, colour: usize, line: LineStyle) -> Self {
+        self.colour = Some(colour);
+        self.line = line;
+        self
+    }
+}
+
+/// A horizontal reference line, such as a baseline, labelled at one end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The label written beside the line.
+    pub label: String,
+    /// Its height, in y units.
+    pub value: f64,
+    /// Palette index when the line belongs to one series' colour; grey when `None`.
+    pub colour: Option<usize>,
+}
+
+impl Reference {
+    /// A grey reference line.
+    pub fn new(label: impl Into<String>, value: f64) -> Self {
+        Reference {
+            label: label.into(),
+            value,
+            colour: None,
         }
     }
 }
 
-/// The physical unit of an axis: it picks the tick-label spelling and the unit in the axis title.
+/// A place on the x axis where curves have no point, such as a requirement not met there: a
+/// dotted vertical line with a short label, so that the gap is seen, not just missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gap {
+    /// Where, in x units (the x axis stretches to include it).
+    pub x: f64,
+    /// A short label by the line: `not met`.
+    pub label: String,
+}
+
+/// The physical unit of an axis: it sets the unit in the axis title, the prefix the tick values
+/// are divided by (one prefix per axis, chosen from its range), and how ticks are placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unit {
-    /// Bytes per second, decimal SI: `800GB/s`, `1.6TB/s`.
+    /// Bytes per second, decimal prefixes: the title reads `(GB/s)`, ticks `10 20 50 100`.
     BytesPerSec,
-    /// Bytes: IEC (`4KiB`) for whole multiples of 1 KiB, decimal SI (`4kB`) otherwise; log axes
-    /// tick at powers of two.
+    /// Bytes, decimal prefixes (`GB`); log axes tick at 1-2-5 decades.
     Bytes,
-    /// Seconds, decimal SI: `4us`, `1ms`.
+    /// Bytes counted in powers of two (`GiB`): linear ticks are whole multiples of a binary
+    /// unit, log ticks powers of two.
+    BinaryBytes,
+    /// Seconds, decimal prefixes down to picoseconds: `(µs)`.
     Seconds,
-    /// Tokens per second: plain below 1000, then `1.2k`, `3M`.
+    /// Tokens per second, without prefix.
     TokensPerSec,
-    /// Values already in percent: `90` is written `90%`.
+    /// Values already in percent: `90` is 90 %.
     Percent,
-    /// A dimensionless count (queue depth, batch): plain, `1.2k` above 1000.
+    /// A dimensionless count (queue depth, batch): plain numbers, thousands grouped.
     Count,
     /// A dimensionless ratio: plain numbers.
     Ratio,
     /// Any other unit: plain numbers, and this text in the axis title.
     Custom(String),
+    /// Named categories without order or scale (the readings of a figure): value `i` is the
+    /// `i`-th name, each ticked once.
+    Category(Vec<String>),
 }
 
 impl Unit {
-    /// The unit as written in an axis title, or `None` for dimensionless axes.
+    /// The unit as written in an axis title before any prefix, or `None` for dimensionless
+    /// axes.
     pub fn symbol(&self) -> Option<&str> {
         match self {
             Unit::BytesPerSec => Some("B/s"),
-            Unit::Bytes => Some("B"),
+            Unit::Bytes | Unit::BinaryBytes => Some("B"),
             Unit::Seconds => Some("s"),
             Unit::TokensPerSec => Some("tokens/s"),
             Unit::Percent => Some("%"),
-            Unit::Count | Unit::Ratio => None,
+            Unit::Count | Unit::Ratio | Unit::Category(_) => None,
             Unit::Custom(s) if s.is_empty() => None,
             Unit::Custom(s) => Some(s),
         }
@@ -106,7 +195,7 @@ impl Unit {
 pub struct Axis {
     /// What the axis measures, without the unit: `HBF read bandwidth`.
     pub label: String,
-    /// The unit, appended to the title and used to spell tick labels.
+    /// The unit, appended to the title with the axis' prefix and used to place ticks.
     pub unit: Unit,
     /// `Some(true)` forces a log scale, `Some(false)` a linear one, `None` lets [`auto_log`]
     /// decide from the data.
@@ -123,30 +212,34 @@ impl Axis {
         }
     }
 
-    /// The axis title with its unit: `HBF read bandwidth (B/s)`.
-    pub fn title(&self) -> String {
-        match self.unit.symbol() {
+    /// The axis title with its unit as prefixed on the drawn axis: `HBF read bandwidth (GB/s)`.
+    fn title_with(&self, unit: Option<&str>) -> String {
+        match unit {
             Some(u) => format!("{} ({u})", self.label),
             None => self.label.clone(),
         }
     }
 }
 
-/// A chart of curves `y(x)`, with optional horizontal reference lines.
+/// A chart of curves `y(x)`, with optional horizontal reference lines and notes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
     /// The headline above the plot.
     pub title: String,
-    /// A second, smaller line: model, system, seed.
+    /// Smaller lines under the title (model, systems, seed), separated by `\n`.
     pub subtitle: Option<String>,
     /// The horizontal axis.
     pub x: Axis,
     /// The vertical axis.
     pub y: Axis,
-    /// The curves, each with its own colour and marker, in legend order.
+    /// The curves, in legend order.
     pub series: Vec<Series>,
-    /// Horizontal dashed lines with their labels, e.g. `("all-HBM baseline", 71.2)`, in y units.
-    pub references: Vec<(String, f64)>,
+    /// Horizontal reference lines, e.g. the all-HBM baseline.
+    pub references: Vec<Reference>,
+    /// Vertical marks where curves have no point.
+    pub gaps: Vec<Gap>,
+    /// Sentences printed under the chart: what did not meet its target, what is missing.
+    pub notes: Vec<String>,
 }
 
 /// Iso-lines of a field `z(x, y)` sampled on a rectilinear grid.
@@ -154,7 +247,7 @@ pub struct LineChart {
 pub struct ContourChart {
     /// The headline above the plot.
     pub title: String,
-    /// A second, smaller line: model, system, seed.
+    /// Smaller lines under the title, separated by `\n`.
     pub subtitle: Option<String>,
     /// The horizontal axis (for `xs`).
     pub x: Axis,
@@ -169,13 +262,16 @@ pub struct ContourChart {
     pub z: Vec<Vec<f64>>,
     /// The z values to draw iso-lines at.
     pub levels: Vec<f64>,
-    /// What z measures, shown over the level legend: `tg degradation %`. A `%` in it makes
-    /// level labels read `5%`.
+    /// What z measures, shown over the level legend: `tg below baseline (%)`. A `%` in it makes
+    /// level labels read `5 %`.
     pub z_label: String,
+    /// Sentences printed under the chart.
+    pub notes: Vec<String>,
 }
 
-/// Whether values call for a log scale: at least two decades between the smallest and the
-/// largest finite value, and every finite value positive.
+/// Whether values call for a log scale: every finite value positive, and the largest at least
+/// 20 times the smallest — beyond that the smallest would sit in the first 5 % of a linear
+/// axis, its neighbours crowded against it.
 pub fn auto_log(values: &[f64]) -> bool {
     let mut finite = values.iter().copied().filter(|v| v.is_finite());
     let Some(first) = finite.next() else {
@@ -186,10 +282,11 @@ pub fn auto_log(values: &[f64]) -> bool {
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    lo > 0.0 && hi / lo >= 100.0 * (1.0 - 1e-12)
+    lo > 0.0 && hi / lo >= 20.0 * (1.0 - 1e-12)
 }
 
-/// Chart size in pixels.
+/// Chart width in pixels, and the height of the chart without its footer (legend rows under
+/// the plot and notes make the image taller).
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 500;
 
@@ -201,6 +298,10 @@ const AXIS_TITLE_PX: f64 = 14.0;
 const TICK_PX: f64 = 12.0;
 const LEGEND_PX: f64 = 12.0;
 const NOTE_PX: f64 = 11.0;
+/// The smallest a long title shrinks to before it is left to overhang.
+const TITLE_MIN_PX: f64 = 13.0;
+/// Vertical pitch of subtitle lines.
+const SUBTITLE_ROW: f64 = SUBTITLE_PX + 5.0;
 
 const TEXT: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const MUTED: RGBColor = RGBColor(0x55, 0x55, 0x55);
@@ -230,7 +331,7 @@ fn text_width(s: &str, px: f64) -> f64 {
         .map(|c| match c {
             'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' => 0.3,
             ' ' | 'f' | 't' | 'r' | '(' | ')' | '[' | ']' | '/' | '-' => 0.4,
-            'm' | 'w' | 'M' | 'W' | '%' => 0.9,
+            'm' | 'w' | 'M' | 'W' | '%' | '—' => 0.9,
             'A'..='Z' => 0.7,
             _ => 0.62,
         })
@@ -277,6 +378,49 @@ impl Rect {
     }
 }
 
+/// The title block: the title at a size that fits the width, and the subtitle wrapped into
+/// lines.
+#[derive(Debug, Clone)]
+struct Heading {
+    title: String,
+    title_px: f64,
+    lines: Vec<String>,
+}
+
+impl Heading {
+    fn new(title: &str, subtitle: Option<&str>) -> Self {
+        let room = f64::from(WIDTH) - 24.0;
+        let natural = text_width(title, TITLE_PX);
+        let title_px = if natural > room {
+            (TITLE_PX * room / natural).max(TITLE_MIN_PX).floor()
+        } else {
+            TITLE_PX
+        };
+        let lines = subtitle
+            .map(|s| {
+                s.lines()
+                    .flat_map(|l| footer::wrap(l, SUBTITLE_PX, room))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Heading {
+            title: title.to_owned(),
+            title_px,
+            lines,
+        }
+    }
+
+    /// Pixels from the top of the image to the top of the plot.
+    fn height(&self) -> f64 {
+        let sub = if self.lines.is_empty() {
+            0.0
+        } else {
+            6.0 + SUBTITLE_ROW * self.lines.len() as f64
+        };
+        16.0 + TITLE_PX + sub + 18.0
+    }
+}
+
 /// Where the plot sits in the image and how its axes are ticked.
 struct Frame {
     x: AxisSpec,
@@ -288,13 +432,13 @@ struct Frame {
 /// Lays out the title block, axis titles and tick labels around a plot area; `right_extra`
 /// reserves room on the right (for an outside legend).
 fn layout(
-    subtitle: bool,
+    head: &Heading,
     x: (&Axis, &[f64]),
     y: (&Axis, &[f64]),
     pad: bool,
     right_extra: f64,
 ) -> Frame {
-    let top = 16.0 + TITLE_PX + if subtitle { 8.0 + SUBTITLE_PX } else { 0.0 } + 18.0;
+    let top = head.height();
     let bottom = HEIGHT as f64 - (12.0 + AXIS_TITLE_PX + 10.0 + TICK_PX + 10.0);
     let mut y_spec = AxisSpec::new(y.1, y.0.log, &y.0.unit, false, bottom - top, pad);
     let left = 14.0 + AXIS_TITLE_PX + 12.0 + y_spec.max_label_width(TICK_PX) + 10.0;
@@ -340,8 +484,7 @@ type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<TickCoord, Tic
 fn draw_frame<'a, 'b>(
     root: &'a Root<'b>,
     f: &Frame,
-    title: &str,
-    subtitle: Option<&str>,
+    head: &Heading,
     x: &Axis,
     y: &Axis,
 ) -> Result<Chart<'a, 'b>, String> {
@@ -349,32 +492,44 @@ fn draw_frame<'a, 'b>(
     root.fill(&WHITE).map_err(err)?;
     let cx = ((f.plot.x0 + f.plot.x1) / 2.0).round() as i32;
     let cy = ((f.plot.y0 + f.plot.y1) / 2.0).round() as i32;
-    let bold = font(TITLE_PX).style(FontStyle::Bold);
+    // Centred over the plot, unless that pushes a long line off the image.
+    let centre = |w: f64| -> i32 {
+        let half = w / 2.0 + 8.0;
+        f64::from(cx).clamp(half, f64::from(WIDTH) - half).round() as i32
+    };
+    let bold = font(head.title_px).style(FontStyle::Bold);
     put_text(
         root,
-        title,
-        (cx, 16),
+        &head.title,
+        (centre(text_width(&head.title, head.title_px)), 16),
         anchored(bold, TEXT, HPos::Center, VPos::Top),
     )?;
-    if let Some(sub) = subtitle {
-        let at = (cx, (16.0 + TITLE_PX + 8.0) as i32);
+    for (i, line) in head.lines.iter().enumerate() {
+        let at = (
+            centre(text_width(line, SUBTITLE_PX)),
+            (16.0 + TITLE_PX + 6.0 + SUBTITLE_ROW * i as f64) as i32,
+        );
         let style = anchored(font(SUBTITLE_PX), MUTED, HPos::Center, VPos::Top);
-        put_text(root, sub, at, style)?;
+        put_text(root, line, at, style)?;
     }
     let xt = anchored(font(AXIS_TITLE_PX), TEXT, HPos::Center, VPos::Bottom);
-    put_text(root, &x.title(), (cx, HEIGHT as i32 - 12), xt)?;
+    let x_title = x.title_with(f.x.unit_text.as_deref());
+    put_text(root, &x_title, (cx, HEIGHT as i32 - 12), xt)?;
     let yt = anchored(font(AXIS_TITLE_PX), TEXT, HPos::Center, VPos::Top)
         .transform(FontTransform::Rotate270);
-    put_text(root, &y.title(), (14, cy), yt)?;
+    let y_title = y.title_with(f.y.unit_text.as_deref());
+    put_text(root, &y_title, (14, cy), yt)?;
 
     // Plotters places the plot from margins plus label areas; these sum to `f.plot` exactly.
+    // The image may be taller than `HEIGHT` (a footer under the chart): measure from its foot.
     let margin_left = 14 + AXIS_TITLE_PX as u32 + 6;
     let x_label_area = TICK_PX as u32 + 14;
+    let height = root.dim_in_pixel().1;
     let mut chart = ChartBuilder::on(root)
         .margin_top(f.plot.y0 as u32)
         .margin_right(WIDTH - f.plot.x1 as u32)
         .margin_left(margin_left)
-        .margin_bottom(HEIGHT - f.plot.y1 as u32 - x_label_area)
+        .margin_bottom(height - f.plot.y1 as u32 - x_label_area)
         .x_label_area_size(x_label_area)
         .y_label_area_size(f.plot.x0 as u32 - margin_left)
         .build_cartesian_2d(f.x.coord(), f.y.coord())
@@ -410,13 +565,13 @@ fn draw_frame<'a, 'b>(
     Ok(chart)
 }
 
-/// Renders through plotters into a string, turning a drawing failure (which an in-memory SVG
-/// backend has no cause for) into a minimal SVG carrying the message, so callers get a document
-/// either way.
-fn render(draw: impl FnOnce(&Root) -> Result<(), String>) -> String {
+/// Renders through plotters into a string of `height` pixels, turning a drawing failure (which
+/// an in-memory SVG backend has no cause for) into a minimal SVG carrying the message, so
+/// callers get a document either way.
+fn render(height: u32, draw: impl FnOnce(&Root) -> Result<(), String>) -> String {
     let mut out = String::new();
     let result = {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
         draw(&root).and_then(|()| root.present().map_err(|e| e.to_string()))
     };
     match result {
@@ -432,25 +587,52 @@ fn render(draw: impl FnOnce(&Root) -> Result<(), String>) -> String {
                 .replace('<', "&lt;")
                 .replace('>', "&gt;");
             format!(
-                "<svg width=\"{WIDTH}\" height=\"{HEIGHT}\" xmlns=\"http://www.w3.org/2000/svg\">\
+                "<svg width=\"{WIDTH}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
                  <text x=\"20\" y=\"40\" font-family=\"sans-serif\">plot failed: {msg}</text></svg>\n"
             )
         }
     }
 }
 
-/// A centred grey note in the plot area, for charts with nothing to draw.
+/// A centred grey note in the plot area (lines split at `\n`, then wrapped), for charts with
+/// nothing to draw, on a white patch so that it reads over grid lines.
 fn no_data_note(root: &Root, f: &Frame, what: &str) -> Result<(), String> {
-    let at = (
-        ((f.plot.x0 + f.plot.x1) / 2.0) as i32,
-        ((f.plot.y0 + f.plot.y1) / 2.0) as i32,
-    );
-    put_text(
-        root,
-        what,
-        at,
-        anchored(font(AXIS_TITLE_PX), MUTED, HPos::Center, VPos::Center),
-    )
+    let room = f.plot.x1 - f.plot.x0 - 40.0;
+    let lines: Vec<String> = what
+        .lines()
+        .flat_map(|l| footer::wrap(l, AXIS_TITLE_PX, room))
+        .collect();
+    let pitch = AXIS_TITLE_PX + 6.0;
+    let cx = (f.plot.x0 + f.plot.x1) / 2.0;
+    let top = (f.plot.y0 + f.plot.y1) / 2.0 - pitch * lines.len() as f64 / 2.0;
+    let w = lines
+        .iter()
+        .map(|l| text_width(l, AXIS_TITLE_PX))
+        .fold(0.0, f64::max);
+    root.draw(&Rectangle::new(
+        [
+            ((cx - w / 2.0 - 8.0) as i32, (top - 4.0) as i32),
+            (
+                (cx + w / 2.0 + 8.0) as i32,
+                (top + pitch * lines.len() as f64 + 2.0) as i32,
+            ),
+        ],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(|e| e.to_string())?;
+    for (i, line) in lines.iter().enumerate() {
+        let at = (
+            cx.round() as i32,
+            (top + pitch * (i as f64 + 0.5)).round() as i32,
+        );
+        put_text(
+            root,
+            line,
+            at,
+            anchored(font(AXIS_TITLE_PX), MUTED, HPos::Center, VPos::Center),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -545,10 +727,13 @@ mod tests {
     }
 
     #[test]
-    fn auto_log_needs_two_decades_of_positive_values() {
+    fn auto_log_needs_a_twentyfold_span_of_positive_values() {
         assert!(auto_log(&[1e9, 1e11]));
         assert!(auto_log(&[1e9, f64::NAN, 5e11]));
-        assert!(!auto_log(&[1e9, 9e10]));
+        // 1 to 32 µs of latency: a linear axis would crowd 1, 2 and 4 µs into its first tenth.
+        assert!(auto_log(&[1e-6, 32e-6]));
+        assert!(!auto_log(&[1e9, 1.9e10]));
+        assert!(!auto_log(&[2.0, 16.0]));
         assert!(!auto_log(&[0.0, 1e3]));
         assert!(!auto_log(&[-1.0, 1e3]));
         assert!(!auto_log(&[]));
@@ -558,10 +743,26 @@ mod tests {
     #[test]
     fn axis_titles_carry_units() {
         let a = Axis::new("HBF read bandwidth", Unit::BytesPerSec);
-        assert_eq!(a.title(), "HBF read bandwidth (B/s)");
-        assert_eq!(Axis::new("queue depth", Unit::Count).title(), "queue depth");
-        let c = Axis::new("energy", Unit::Custom("pJ/bit".into()));
-        assert_eq!(c.title(), "energy (pJ/bit)");
+        assert_eq!(a.title_with(Some("GB/s")), "HBF read bandwidth (GB/s)");
+        assert_eq!(
+            Axis::new("queue depth", Unit::Count).title_with(None),
+            "queue depth"
+        );
+        assert_eq!(Unit::Custom("pJ/bit".into()).symbol(), Some("pJ/bit"));
+        assert_eq!(Unit::Count.symbol(), None);
+    }
+
+    #[test]
+    fn long_titles_shrink_and_subtitles_wrap() {
+        let h = Heading::new(
+            &"a long title word ".repeat(10),
+            Some(&"subtitle words ".repeat(20)),
+        );
+        assert!(h.title_px < TITLE_PX && h.title_px >= TITLE_MIN_PX);
+        assert!(h.lines.len() >= 2, "{:?}", h.lines);
+        let short = Heading::new("Decode rate", Some("one\ntwo"));
+        assert_eq!(short.title_px, TITLE_PX);
+        assert_eq!(short.lines, ["one", "two"]);
     }
 
     #[test]
