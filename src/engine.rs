@@ -121,7 +121,7 @@ impl Timeline {
         let start = at.max(self.busy_until);
         let end = start + duration;
         self.busy_until = end;
-        self.busy += duration.0;
+        self.busy = self.busy.saturating_add(duration.0);
         (start, end)
     }
 
@@ -170,7 +170,7 @@ impl Pool {
         let start = at.0.max(top.0);
         let end = start.saturating_add(duration.0);
         top.0 = end;
-        self.busy += duration.0;
+        self.busy = self.busy.saturating_add(duration.0);
         (SimTime(start), SimTime(end))
     }
 

@@ -23,6 +23,9 @@ pub enum Error {
     /// A run lasts longer than the simulation clock can count.
     #[error(transparent)]
     Clock(#[from] crate::units::ClockOverflow),
+    /// Reading an input file failed; the message names it.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
     /// Writing a file failed; the message names it.
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
@@ -35,7 +38,11 @@ impl Error {
     /// The process exit status for this error: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) | Self::Usage { .. } | Self::Trace(_) | Self::Clock(_) => 2,
+            Self::Config(_)
+            | Self::Usage { .. }
+            | Self::Trace(_)
+            | Self::Clock(_)
+            | Self::Read(_) => 2,
             Self::Write(w) if w.is_users() => 2,
             Self::Write(_) | Self::Output(_) => 1,
         }

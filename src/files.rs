@@ -116,6 +116,48 @@ pub struct ReadError {
     pub reason: String,
 }
 
+/// Checks, before any work, that a file can later be written at `path`: its directory exists
+/// and `path` is not a directory. A long fit or sweep then cannot fail at its last step for a
+/// mistyped output path.
+pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+    let err = |kind: io::ErrorKind, what: &str| WriteError {
+        path: path.to_owned(),
+        source: io::Error::new(kind, what.to_owned()),
+    };
+    if path.is_dir() {
+        return Err(err(
+            io::ErrorKind::IsADirectory,
+            "it is a directory; expected a file path",
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(err(
+            io::ErrorKind::NotFound,
+            &format!("its directory {} does not exist", parent.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `dir` can serve as an output directory: it is a directory or does not exist yet
+/// (it is created when the first file is written).
+pub fn check_out_dir(dir: &Path) -> Result<(), WriteError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(WriteError {
+            path: dir.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is a file; expected a directory (or a path that does not exist yet)",
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Creates `dir` and its parents.
 pub fn create_dir(dir: &Path) -> Result<(), WriteError> {
     std::fs::create_dir_all(dir).map_err(|source| WriteError {

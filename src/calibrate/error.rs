@@ -26,15 +26,12 @@ pub enum CalibrateError {
     /// a KV type the simulator does not know.
     #[error("{0}")]
     Rows(String),
-    /// Writing the profile or the report failed.
-    #[error("cannot write {what}: {source}")]
-    Output {
-        /// What was being written (a path, or `the report`).
-        what: String,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
+    /// Writing the profile or the report file failed; the message names it.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
+    /// Writing the report to standard output failed.
+    #[error("cannot write the report: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl CalibrateError {
@@ -42,7 +39,8 @@ impl CalibrateError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Read(_) | Self::Config(_) | Self::Usage { .. } | Self::Rows(_) => 2,
-            Self::Output { .. } => 1,
+            Self::Write(w) if w.is_users() => 2,
+            Self::Write(_) | Self::Output(_) => 1,
         }
     }
 
@@ -71,7 +69,8 @@ impl From<CalibrateError> for Error {
                 flag: "FILES".to_owned(),
                 message,
             },
-            CalibrateError::Output { source, .. } => Error::Output(source),
+            CalibrateError::Write(w) => Error::Write(w),
+            CalibrateError::Output(source) => Error::Output(source),
         }
     }
 }

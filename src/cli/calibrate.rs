@@ -235,10 +235,7 @@ fn plan(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateError>
     });
     let names: Vec<String> = args.model.iter().map(|m| m.trim().to_owned()).collect();
     let text = crate::calibrate::plan::commands(&names, threads, &extra).join("\n");
-    writeln!(out, "{text}").map_err(|e| CalibrateError::Output {
-        what: "standard output".into(),
-        source: e,
-    })
+    writeln!(out, "{text}").map_err(CalibrateError::Output)
 }
 
 fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateError> {
@@ -251,6 +248,11 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
             "is missing; expected the profile to write, e.g. --out my-machine.yaml",
         ));
     };
+    // Output paths are checked before the fit, not after it.
+    crate::files::check_writable(out_path)?;
+    if let Some(report) = &args.report {
+        crate::files::check_writable(report)?;
+    }
     let loo = LooMode::parse(&args.loo).ok_or_else(|| {
         CalibrateError::usage(
             "--loo",
@@ -446,14 +448,14 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
     }
     validate::system(&profile, &out_path.display().to_string())?;
     let yaml = profile_yaml(&profile, args, out_path)?;
-    std::fs::write(out_path, yaml).map_err(|source| CalibrateError::Output {
-        what: out_path.display().to_string(),
-        source,
-    })?;
+    crate::files::write_atomic(out_path, yaml.as_bytes())?;
     emit(&report, args.report.as_deref(), out)
 }
 
 fn validate_profile(args: &ValidateArgs, out: &mut dyn Write) -> Result<(), CalibrateError> {
+    if let Some(report) = &args.report {
+        crate::files::check_writable(report)?;
+    }
     let inputs = load_inputs(
         &args.files,
         &args.model,
@@ -481,16 +483,9 @@ fn validate_profile(args: &ValidateArgs, out: &mut dyn Write) -> Result<(), Cali
 fn emit(report: &Report, file: Option<&Path>, out: &mut dyn Write) -> Result<(), CalibrateError> {
     let md = report.to_markdown();
     if let Some(path) = file {
-        std::fs::write(path, &md).map_err(|source| CalibrateError::Output {
-            what: path.display().to_string(),
-            source,
-        })?;
+        crate::files::write_atomic(path, md.as_bytes())?;
     }
-    out.write_all(md.as_bytes())
-        .map_err(|source| CalibrateError::Output {
-            what: "the report".to_owned(),
-            source,
-        })
+    out.write_all(md.as_bytes()).map_err(CalibrateError::Output)
 }
 
 /// The profile as YAML, headed by the command that regenerates it.
@@ -499,8 +494,8 @@ fn profile_yaml(
     args: &CalibrateArgs,
     out_path: &Path,
 ) -> Result<String, CalibrateError> {
-    let yaml = serde_yaml::to_string(profile).map_err(|e| CalibrateError::Output {
-        what: out_path.display().to_string(),
+    let yaml = serde_yaml::to_string(profile).map_err(|e| crate::files::WriteError {
+        path: out_path.to_owned(),
         source: std::io::Error::other(e),
     })?;
     // Absent optional figures (a local tier's latencies) read back as absent either way; the

@@ -215,7 +215,7 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
         .product([per_token, u64::from(a.tokens), 4 * o.tier_mbps.len() as u64])
         .map_err(|e| Error::usage("--tokens", e.to_string()))?;
 
-    Ok(SimulateCeiling {
+    let sim = SimulateCeiling {
         setup: CeilingSetup {
             read_per_token: read,
             write_per_token: write,
@@ -238,7 +238,11 @@ fn simulation(a: &CeilingArgs, o: &mut CeilingOptions) -> Result<SimulateCeiling
         write_bw,
         csv: a.csv.clone(),
         svg: a.svg.clone(),
-    })
+    };
+    for path in sim.csv.iter().chain(&sim.svg) {
+        crate::files::check_writable(path)?;
+    }
+    Ok(sim)
 }
 
 /// A latency flag: YAML for a distribution, or `fio:FILE.json` for a measured one.
@@ -346,11 +350,11 @@ fn run_simulated(
         let _ = csv.write_record(&rec);
     }
     if let Some(path) = &sim.csv {
-        std::fs::write(path, csv.into_inner().unwrap_or_default()).map_err(Error::Output)?;
+        crate::files::write_atomic(path, &csv.into_inner().unwrap_or_default())?;
         text.push_str(&format!("table: {}\n", path.display()));
     }
     if let Some(path) = &sim.svg {
-        std::fs::write(path, line_svg(&ceiling_chart(o, sim, &points))).map_err(Error::Output)?;
+        crate::files::write_atomic(path, line_svg(&ceiling_chart(o, sim, &points)).as_bytes())?;
         text.push_str(&format!("plot: {}\n", path.display()));
     }
     out.write_all(text.as_bytes()).map_err(Error::Output)

@@ -582,11 +582,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         },
         Command::Require(args) => {
             let threads = worker_threads(args.threads)?;
+            crate::files::check_out_dir(&args.out)?;
             require::run(args.spec.as_deref(), &args.out, threads, true, out)
         }
         Command::Calibrate(args) => calibrate::run_calibrate(&args, out),
         Command::Validate(args) => calibrate::run_validate(&args, out),
         Command::Plot { csv, out: dir } => {
+            if let Some(d) = &dir {
+                crate::files::check_out_dir(d)?;
+            }
             let mut text = String::new();
             for p in crate::sweep::plots::plot_csv(&csv, dir.as_deref())? {
                 text.push_str(&format!("plot: {}\n", p.display()));

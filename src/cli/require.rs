@@ -36,9 +36,9 @@ pub fn run(
     };
     let prepared = Prepared::load(&text, &origin)?;
     let rows = prepared.solve(threads)?;
-    std::fs::create_dir_all(dir).map_err(Error::Output)?;
+    crate::files::create_dir(dir)?;
     let csv_path = dir.join(format!("{}.require.csv", prepared.spec.name));
-    std::fs::write(&csv_path, prepared.csv(&rows)).map_err(Error::Output)?;
+    crate::files::write_atomic(&csv_path, prepared.csv(&rows).as_bytes())?;
     let mut text = format!(
         "requirement {} ({} tolerance)\n",
         prepared.spec.name, prepared.spec.solve.tolerance
@@ -47,7 +47,7 @@ pub fn run(
     text.push_str(&format!("table: {}\n", csv_path.display()));
     if let Some(svg) = plots.then(|| requirement_svg(&prepared, &rows)).flatten() {
         let path: PathBuf = dir.join(format!("{}.require.svg", prepared.spec.name));
-        std::fs::write(&path, svg).map_err(Error::Output)?;
+        crate::files::write_atomic(&path, svg.as_bytes())?;
         text.push_str(&format!("plot: {}\n", path.display()));
     }
     out.write_all(text.as_bytes()).map_err(Error::Output)

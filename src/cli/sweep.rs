@@ -30,7 +30,10 @@ impl SweepOptions {
             spec: a.spec.clone(),
             run: RunOptions {
                 threads,
-                out: a.out.clone(),
+                out: {
+                    crate::files::check_out_dir(&a.out)?;
+                    a.out.clone()
+                },
                 resume: a.resume,
                 shard,
                 progress: !a.no_progress,

@@ -192,7 +192,7 @@ pub struct RunReport {
 /// Runs a prepared sweep (or one shard of it) into `opts.out`.
 pub fn run(p: &Prepared, opts: &RunOptions) -> Result<RunReport, Error> {
     let started = Instant::now();
-    std::fs::create_dir_all(&opts.out).map_err(Error::Output)?;
+    files::create_dir(&opts.out)?;
     let csv_path = opts.out.join(p.csv_name(opts.shard));
     let header = point::header(&p.spec, p.tiers);
     let sidecar = Sidecar::new(p, opts.shard);

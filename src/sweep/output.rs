@@ -78,11 +78,11 @@ fn journal_path(csv: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Output(std::io::Error::new(
-        e.kind(),
-        format!("{}: {e}", path.display()),
-    ))
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Write(crate::files::WriteError {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Rows of finished points by point id.

@@ -373,7 +373,7 @@ impl Prepared {
                             format!(
                                 "`{tol}` is not a percentage of at least {}%; a finer tolerance \
                                  is below the simulation's own repeatability",
-                                MIN_RELATIVE_TOLERANCE * 100.0
+                                crate::report::numfmt::sig(MIN_RELATIVE_TOLERANCE * 100.0, 3)
                             ),
                         )
                     })?

@@ -21,16 +21,14 @@ struct TestSummary {
 /// Reads a sweep CSV and writes a short summary: per test, the range of rates, the baseline
 /// and the worst degradation with the parameters where it happens.
 pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
-    let mut r = csv::Reader::from_path(csv_path).map_err(|e| {
-        Error::Output(std::io::Error::other(format!(
-            "{}: {e}",
-            csv_path.display()
-        )))
-    })?;
-    let header = r
-        .headers()
-        .map_err(|e| Error::Output(std::io::Error::other(e.to_string())))?
-        .clone();
+    let unreadable = |e: csv::Error| {
+        Error::Read(crate::files::ReadError {
+            path: csv_path.to_owned(),
+            reason: e.to_string(),
+        })
+    };
+    let mut r = csv::Reader::from_path(csv_path).map_err(unreadable)?;
+    let header = r.headers().map_err(unreadable)?.clone();
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(test), Some(ts), Some(base), Some(deg)) = (
         col("test"),
@@ -63,7 +61,7 @@ pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
     let mut order: Vec<String> = Vec::new();
     let mut points = std::collections::BTreeSet::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| Error::Output(std::io::Error::other(e.to_string())))?;
+        let rec = rec.map_err(unreadable)?;
         points.insert(rec.get(0).unwrap_or_default().to_owned());
         let name = rec.get(test).unwrap_or_default().to_owned();
         let v: f64 = rec.get(ts).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN);

@@ -2,6 +2,7 @@
 
 mod figures;
 mod helpers;
+mod hostile;
 mod kernels;
 mod llama_bench_compat;
 mod presets;

@@ -43,10 +43,10 @@ struct Row {
 
 fn read_rows(csv_path: &Path, n_axes: usize) -> Result<Vec<Row>, Error> {
     let io = |e: csv::Error| {
-        Error::Output(std::io::Error::other(format!(
-            "{}: {e}",
-            csv_path.display()
-        )))
+        Error::Read(crate::files::ReadError {
+            path: csv_path.to_owned(),
+            reason: e.to_string(),
+        })
     };
     let mut r = csv::Reader::from_path(csv_path).map_err(io)?;
     let h = r.headers().map_err(io)?.clone();
@@ -223,6 +223,8 @@ fn slug(test: &str) -> String {
 /// Writes the charts of a finished sweep next to its CSV; returns their paths.
 pub fn write_sweep_plots(spec: &SweepSpec, csv: &Path, dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let rows = read_rows(csv, spec.vary.len())?;
+    // The folder is made once the CSV has read: a failed read leaves no empty folder.
+    crate::files::create_dir(dir)?;
     let ctx = Context::new(spec, &rows);
     let mut tests: Vec<String> = Vec::new();
     for r in &rows {
@@ -234,7 +236,7 @@ pub fn write_sweep_plots(spec: &SweepSpec, csv: &Path, dir: &Path) -> Result<Vec
     let mut written = Vec::new();
     let mut save = |name: String, svg: String| -> Result<(), Error> {
         let path = dir.join(name);
-        std::fs::write(&path, svg).map_err(Error::Output)?;
+        crate::files::write_atomic(&path, svg.as_bytes())?;
         written.push(path);
         Ok(())
     };
@@ -597,6 +599,5 @@ pub fn plot_csv(csv: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>, Error> {
         || csv.parent().unwrap_or(Path::new(".")).to_owned(),
         Path::to_owned,
     );
-    std::fs::create_dir_all(&dir).map_err(Error::Output)?;
     write_sweep_plots(&sidecar.spec, csv, &dir)
 }
