@@ -155,15 +155,11 @@ pub(crate) mod testutil {
 
     /// The real llama-bench outputs the exporters are compared against (SmolLM2-135M Q4_1 on a
     /// 2-core Zen 4, `-p 32 -n 8 -d 0,64 -r 2`; each file another run).
-    pub const REAL_JSON: &str =
-        include_str!("../../tests/data/llama-bench/formats/smollm2_small.json");
-    pub const REAL_JSONL: &str =
-        include_str!("../../tests/data/llama-bench/formats/smollm2_small.jsonl");
-    pub const REAL_CSV: &str =
-        include_str!("../../tests/data/llama-bench/formats/smollm2_small.csv");
-    pub const REAL_MD: &str = include_str!("../../tests/data/llama-bench/formats/smollm2_small.md");
-    pub const REAL_SQL: &str =
-        include_str!("../../tests/data/llama-bench/formats/smollm2_small.sql");
+    pub const REAL_JSON: &str = include_str!("../../tests/data/llama-bench/smollm2_small.json");
+    pub const REAL_JSONL: &str = include_str!("../../tests/data/llama-bench/smollm2_small.jsonl");
+    pub const REAL_CSV: &str = include_str!("../../tests/data/llama-bench/smollm2_small.csv");
+    pub const REAL_MD: &str = include_str!("../../tests/data/llama-bench/smollm2_small.md");
+    pub const REAL_SQL: &str = include_str!("../../tests/data/llama-bench/smollm2_small.sql");
 
     fn tier(name: &str, read: u64, stall_ms: f64) -> TierUsage {
         TierUsage {

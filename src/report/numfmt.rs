@@ -140,7 +140,7 @@ pub fn grouped_int(n: impl Into<u128>) -> String {
 }
 
 /// Decimal SI prefixes from pico to exa; `µ` is the micro sign.
-const SI: [(f64, &str); 11] = [
+pub(crate) const SI: [(f64, &str); 11] = [
     (1e-12, "p"),
     (1e-9, "n"),
     (1e-6, "µ"),
@@ -155,7 +155,7 @@ const SI: [(f64, &str); 11] = [
 ];
 
 /// Binary prefixes, for sizes counted in powers of two.
-const IEC: [(f64, &str); 6] = [
+pub(crate) const IEC: [(f64, &str); 6] = [
     (1.0, ""),
     (1024.0, "Ki"),
     (1048576.0, "Mi"),

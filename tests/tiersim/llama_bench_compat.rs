@@ -1,5 +1,5 @@
 //! `tiersim simulate` as a drop-in llama-bench: a small consumer written against real
-//! llama-bench output (`tests/data/llama-bench/formats/`, llama.cpp 0c1e570) accepts every real
+//! llama-bench output (`tests/data/llama-bench/`, llama.cpp 0c1e570) accepts every real
 //! file, refuses broken ones, and accepts tiersim's output in every format; llama-bench's flags
 //! are accepted with its list syntax, change the prediction where tiersim models them and are
 //! recorded (with one notice) where it does not.
@@ -15,10 +15,7 @@ use serde_json::Value;
 
 use crate::helpers::fails_with;
 
-const FORMATS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/llama-bench/formats"
-);
+const FORMATS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llama-bench");
 
 /// What a llama-bench field holds, as its JSON shows it.
 #[derive(Debug, Clone, Copy, PartialEq)]

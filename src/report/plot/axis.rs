@@ -12,7 +12,7 @@ use std::ops::Range;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 
 use super::{Unit, auto_log, text_width};
-use crate::report::numfmt;
+use crate::report::numfmt::{self, IEC, SI};
 
 /// Gap, in pixels, that must separate two neighbouring tick labels along the x axis.
 const X_LABEL_GAP: f64 = 12.0;
@@ -431,31 +431,6 @@ fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     let first = it.next()?;
     Some(it.fold((first, first), |(a, b), v| (a.min(v), b.max(v))))
 }
-
-/// Decimal SI prefixes from pico to exa, with their scale; `µ` is the micro sign.
-const SI: [(f64, &str); 11] = [
-    (1e-12, "p"),
-    (1e-9, "n"),
-    (1e-6, "µ"),
-    (1e-3, "m"),
-    (1.0, ""),
-    (1e3, "k"),
-    (1e6, "M"),
-    (1e9, "G"),
-    (1e12, "T"),
-    (1e15, "P"),
-    (1e18, "E"),
-];
-
-/// Binary prefixes.
-const IEC: [(f64, &str); 6] = [
-    (1.0, ""),
-    (1024.0, "Ki"),
-    (1048576.0, "Mi"),
-    (1073741824.0, "Gi"),
-    (1099511627776.0, "Ti"),
-    (1125899906842624.0, "Pi"),
-];
 
 /// The divisor and the prefixed unit of an axis whose ticks are `ticks`.
 ///
