@@ -254,6 +254,7 @@ pub fn schema_words(message: &str) -> String {
             (r"\bi(?:8|16|32|64|128|size)\b", "a whole number"),
             (r"\bf(?:32|64)\b", "a number"),
             (r"\bchar\b", "a single character"),
+            (r"\ba sequence\b", "a list"),
             (r"\b(?:Option|Vec|HashMap|BTreeMap|Box)<[^>]*>", "a value"),
         ]
         .into_iter()
