@@ -255,6 +255,9 @@ pub fn schema_words(message: &str) -> String {
             (r"\bf(?:32|64)\b", "a number"),
             (r"\bchar\b", "a single character"),
             (r"\ba sequence\b", "a list"),
+            // serde prints a YAML `.nan` or `.inf` the Rust way.
+            (r"floating point `NaN`", "the number `.nan`"),
+            (r"floating point `(-?)inf`", "the number `${1}.inf`"),
             (r"\b(?:Option|Vec|HashMap|BTreeMap|Box)<[^>]*>", "a value"),
         ]
         .into_iter()

@@ -230,6 +230,16 @@ impl From<Lengths> for LengthsMap {
     }
 }
 
+/// `x` as YAML spells it, so that `.nan` typed in a spec is quoted back as `.nan`.
+fn yaml_number(x: f64) -> String {
+    match x {
+        x if x.is_nan() => ".nan".into(),
+        f64::INFINITY => ".inf".into(),
+        f64::NEG_INFINITY => "-.inf".into(),
+        x => crate::units::elide(&x.to_string()),
+    }
+}
+
 /// z of the 99th percentile of the standard normal.
 const Z99: f64 = 2.326_347_874_040_841;
 
@@ -246,7 +256,9 @@ impl Lengths {
                 if !(median.is_finite() && median >= 1.0 && p99.is_finite() && p99 >= median) =>
             {
                 bad(format!(
-                    "is lognormal with median {median} and p99 {p99}; expected 1 <= median <= p99"
+                    "is lognormal with median {} and p99 {}; expected 1 <= median <= p99",
+                    yaml_number(median),
+                    yaml_number(p99)
                 ))
             }
             _ => Ok(()),

@@ -589,6 +589,7 @@ fn parse_json(text: &str, origin: &str) -> Result<Map<String, Value>, FioError> 
         origin: origin.to_owned(),
         message,
     };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut offset = 0;
     let start = text
         .split_inclusive('\n')

@@ -146,7 +146,7 @@ fn files_in(dir: &str, ext: &str) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn model_specs_parse_or_fail_clearly(which in 0usize..8, e in edits()) {
@@ -213,7 +213,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn sweep_and_require_specs_parse_or_fail_clearly(which in 0usize..6, e in edits()) {
@@ -305,7 +305,7 @@ const ARGS: [&str; 24] = [
 ];
 
 proptest! {
-    #![proptest_config(config(24))]
+    #![proptest_config(config(32))]
 
     /// The binary as a user runs it: exit 0, or exit 2 with one sentence (clap's own usage
     /// errors, which span lines by design, exit 2 too).
