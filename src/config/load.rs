@@ -258,6 +258,9 @@ pub fn schema_words(message: &str) -> String {
             // serde prints a YAML `.nan` or `.inf` the Rust way.
             (r"floating point `NaN`", "the number `.nan`"),
             (r"floating point `(-?)inf`", "the number `${1}.inf`"),
+            // A float formatted back into text by a deserializer that wanted a string.
+            (r"`NaN`", "`.nan`"),
+            (r"`(-?)inf`", "`${1}.inf`"),
             (r"\b(?:Option|Vec|HashMap|BTreeMap|Box)<[^>]*>", "a value"),
         ]
         .into_iter()
