@@ -455,10 +455,7 @@ pub fn all() -> Result<Vec<Scenario>, ConfigError> {
 pub fn find(name: &str) -> Result<(Scenario, String), ConfigError> {
     if name.ends_with(".yaml") || name.contains('/') {
         let path = std::path::Path::new(name);
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::config::load::read_spec(path)?;
         return Ok((Scenario::parse(&text, name)?, name.to_owned()));
     }
     let file =

@@ -50,6 +50,16 @@ pub enum UnitError {
         /// An example of valid input.
         example: &'static str,
     },
+    /// The value with its prefix is past the largest finite number.
+    #[error("`{text}` is too large to hold; expected {kind} such as `{example}`")]
+    TooLarge {
+        /// The offending text.
+        text: String,
+        /// What kind of quantity was expected.
+        kind: &'static str,
+        /// An example of valid input.
+        example: &'static str,
+    },
     /// The value is negative where only non-negative values make sense.
     #[error("`{text}` is negative; {kind} must be zero or more")]
     Negative {
@@ -122,13 +132,13 @@ struct Kind {
 
 fn parse_prefixed(text: &str, kind: &Kind) -> Result<f64, UnitError> {
     let (value, unit) = split_number(text).ok_or_else(|| UnitError::BadNumber {
-        text: text.to_owned(),
+        text: elide(text),
         kind: kind.name,
         example: kind.example,
     })?;
     if unit.is_empty() {
         return Err(UnitError::MissingUnit {
-            text: text.to_owned(),
+            text: elide(text),
             kind: kind.name,
             example: kind.example,
         });
@@ -136,20 +146,57 @@ fn parse_prefixed(text: &str, kind: &Kind) -> Result<f64, UnitError> {
     let (mult, base) = split_prefix(unit);
     if !kind.bases.contains(&base) {
         return Err(UnitError::UnknownUnit {
-            text: text.to_owned(),
-            unit: unit.to_owned(),
+            text: elide(text),
+            unit: elide(unit),
             kind: kind.name,
             example: kind.example,
         });
     }
     if value < 0.0 {
         return Err(UnitError::Negative {
-            text: text.to_owned(),
+            text: elide(text),
             kind: kind.name,
         });
     }
-    Ok(value * mult)
+    finite(value * mult, text, kind.name, kind.example)
 }
+
+/// `value` if the number with its prefix is still finite (`1e308TB/s` is not).
+fn finite(
+    value: f64,
+    text: &str,
+    kind: &'static str,
+    example: &'static str,
+) -> Result<f64, UnitError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(UnitError::TooLarge {
+            text: elide(text),
+            kind,
+            example,
+        })
+    }
+}
+
+/// `text` as messages quote it: at most [`ELIDE_CHARS`] characters, the middle replaced by `…`
+/// when longer, so that a 309-digit number or a pasted paragraph does not bury the sentence
+/// while its start and end still show which value it was.
+pub fn elide(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= ELIDE_CHARS {
+        return text.to_owned();
+    }
+    let head = (ELIDE_CHARS - 1) / 2;
+    let tail = ELIDE_CHARS - 1 - head;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(n - tail));
+    out
+}
+
+/// The most characters of a value a message quotes (see [`elide`]).
+pub const ELIDE_CHARS: usize = 40;
 
 /// Formats `value` with the largest prefix that keeps the mantissa at or above one; binary
 /// prefixes are used when the value is a whole multiple of one of them.
@@ -468,14 +515,14 @@ impl Seconds {
         const KIND: &str = "a time";
         const EXAMPLE: &str = "4us";
         let (value, unit) = split_number(text).ok_or_else(|| UnitError::BadNumber {
-            text: text.to_owned(),
+            text: elide(text),
             kind: KIND,
             example: EXAMPLE,
         })?;
         let mult = match unit {
             "" => {
                 return Err(UnitError::MissingUnit {
-                    text: text.to_owned(),
+                    text: elide(text),
                     kind: KIND,
                     example: EXAMPLE,
                 });
@@ -489,8 +536,8 @@ impl Seconds {
             "h" => 3600.0,
             _ => {
                 return Err(UnitError::UnknownUnit {
-                    text: text.to_owned(),
-                    unit: unit.to_owned(),
+                    text: elide(text),
+                    unit: elide(unit),
                     kind: KIND,
                     example: EXAMPLE,
                 });
@@ -498,11 +545,11 @@ impl Seconds {
         };
         if value < 0.0 {
             return Err(UnitError::Negative {
-                text: text.to_owned(),
+                text: elide(text),
                 kind: KIND,
             });
         }
-        Ok(Self(value * mult))
+        finite(value * mult, text, KIND, EXAMPLE).map(Self)
     }
 
     /// A time in milliseconds.

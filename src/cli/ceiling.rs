@@ -255,10 +255,16 @@ fn latency_arg(flag: &str, text: &str) -> Result<LatencyDist, Error> {
         )
         .map_err(|e| Error::usage(flag, e.to_string()));
     }
-    serde_yaml::from_str(text).map_err(|e| {
+    let doc = crate::config::load::document_text(text)
+        .map_err(|m| Error::usage(flag, format!("the value {m}")))?;
+    serde_yaml::from_str(doc).map_err(|e| {
         Error::usage(
             flag,
-            format!("`{text}` is not a latency distribution ({e})"),
+            format!(
+                "`{}` is not a latency distribution ({})",
+                crate::units::elide(text),
+                crate::config::load::schema_words(&e.to_string())
+            ),
         )
     })
 }

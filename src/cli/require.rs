@@ -20,15 +20,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let (text, origin) = match spec {
-        Some(p) => (
-            std::fs::read_to_string(p).map_err(|source| {
-                crate::config::error::ConfigError::Read {
-                    path: p.to_owned(),
-                    source,
-                }
-            })?,
-            p.display().to_string(),
-        ),
+        Some(p) => (crate::config::load::read_spec(p)?, p.display().to_string()),
         None => (
             DEFAULT_REQUIRE.to_owned(),
             "the embedded default requirement".to_owned(),

@@ -172,15 +172,20 @@ pub fn run(a: &StageArgs, out: &mut dyn Write) -> Result<(), Error> {
 /// `(cap_mbps, chunk_lat_ms, seconds, MB/s)` rows of a Findings V2 staging CSV.
 fn read_measured(path: &std::path::Path) -> Result<Vec<(f64, f64, f64, f64)>, Error> {
     let bad = |m: String| Error::usage("--compare", format!("{}: {m}", path.display()));
+    let text = crate::files::read_text(path).map_err(|e| bad(e.reason))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let csv_error = |e: csv::Error| {
+        let line = e.position().map_or(1, csv::Position::line);
+        bad(format!("line {line}: not valid CSV ({e})"))
+    };
     let mut r = csv::ReaderBuilder::new()
         .comment(Some(b'#'))
-        .from_path(path)
-        .map_err(|e| bad(e.to_string()))?;
-    let h = r.headers().map_err(|e| bad(e.to_string()))?.clone();
+        .from_reader(text.as_bytes());
+    let h = r.headers().map_err(csv_error)?.clone();
     let col = |n: &str| {
         h.iter()
-            .position(|x| x == n)
-            .ok_or_else(|| bad(format!("no `{n}` column")))
+            .position(|x| x.trim() == n)
+            .ok_or_else(|| bad(format!("the header has no `{n}` column")))
     };
     let (c, l, s, e) = (
         col("cap_mbps")?,
@@ -189,12 +194,22 @@ fn read_measured(path: &std::path::Path) -> Result<Vec<(f64, f64, f64, f64)>, Er
         col("stage_eff_median_mbps")?,
     );
     let mut rows = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| bad(e.to_string()))?;
+    for rec in r.records() {
+        let rec = rec.map_err(csv_error)?;
+        let line = rec.position().map_or(0, csv::Position::line);
         let f = |k: usize| {
-            rec.get(k)
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or_else(|| bad(format!("row {} is not numeric", i + 1)))
+            let v = rec.get(k).unwrap_or("").trim();
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "line {line}, column `{}`: `{}` is not a number; expected a finite \
+                         number of at least 0",
+                        &h[k],
+                        crate::units::elide(v)
+                    ))
+                })
         };
         rows.push((f(c)?, f(l)?, f(s)?, f(e)?));
     }

@@ -14,6 +14,7 @@ use crate::config::system::SystemSpec;
 use crate::config::validate;
 use crate::model::gguf;
 use crate::model::spec::ModelSpec;
+use crate::{files, limits, units};
 
 /// The model simulated when none is named: the seeds' model.
 pub const DEFAULT_MODEL: &str = "qwen2.5-3b-instruct-q4_k_m";
@@ -50,8 +51,16 @@ impl Override {
         let (key, value) = text
             .split_once('=')
             .ok_or_else(|| err("expected key=value, e.g. tiers.hbf.read_bw=800GB/s"))?;
-        let value = serde_yaml::from_str(value.trim())
-            .map_err(|e| err(&format!("the value is not valid YAML ({e})")))?;
+        let value = document_text(value.trim())
+            .map_err(|m| err(&format!("the value {m}")))
+            .and_then(|v| {
+                serde_yaml::from_str(v).map_err(|e| {
+                    err(&format!(
+                        "the value is not valid YAML ({})",
+                        schema_words(&e.to_string())
+                    ))
+                })
+            })?;
         Self::new(key.trim(), value, text)
     }
 
@@ -188,17 +197,106 @@ pub fn system(name: Option<&str>, sets: &[Override]) -> Result<Loaded<SystemSpec
 
 /// Parses YAML text into a spec, naming the offending field on failure.
 pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+    from_value(yaml_document(text, origin)?, origin)
+}
+
+/// The YAML document of `text`: a leading byte-order mark dropped, flow nesting bounded before
+/// the parser recurses, and the parser's message in the schema's words.
+pub fn yaml_document(text: &str, origin: &str) -> Result<Value, ConfigError> {
+    let parse_err = |message: String| ConfigError::Parse {
         origin: origin.to_owned(),
-        message: format!("not valid YAML: {e}"),
-    })?;
-    from_value(doc, origin)
+        message,
+    };
+    let text = document_text(text).map_err(|m| parse_err(format!("the document {m}")))?;
+    serde_yaml::from_str(text)
+        .map_err(|e| parse_err(format!("not valid YAML: {}", schema_words(&e.to_string()))))
+}
+
+/// `text` without a leading UTF-8 byte-order mark, once its bracket nesting is known to be
+/// within [`limits::NESTING`]; otherwise the clause saying by how much it is past.
+///
+/// Editors on Windows start files with a BOM, which YAML parsers read as a second document and
+/// JSON parsers as a stray character. And serde's parsers recurse per `[` or `{`, in time that
+/// grows with the square of the depth in serde_yaml: counting the depth first, in one pass,
+/// turns a 100,000-deep document into an error in microseconds.
+pub fn document_text(text: &str) -> Result<&str, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let depth = limits::bracket_depth(text);
+    limits::NESTING
+        .check(depth as u64)
+        .map(|_| text)
+        .map_err(|e| e.to_string())
+}
+
+/// A serde message rewritten in the words of the file schema: Rust type names (`struct
+/// EmpiricalSpec`, `u32`, `a Value::Tagged enum`) mean nothing to someone writing YAML, and
+/// values quoted by the parser are shortened to [`units::elide`]'s length.
+pub fn schema_words(message: &str) -> String {
+    static RULES: OnceLock<Vec<(regex::Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            // serde_yaml's wording for an externally tagged enum met with a scalar or list.
+            (r"a Value::Tagged enum", "one of the documented forms"),
+            (
+                r"a YAML tag starting with '!'",
+                "one of the documented forms",
+            ),
+            (
+                r"(?:internally tagged |adjacently tagged )?enum \w+",
+                "one of the documented forms",
+            ),
+            (r"variant of untagged enum \w+", "accepted form"),
+            (r"(?:tuple |newtype |unit )?struct \w+", "a map of fields"),
+            (r"\bu8\b", "a whole number from 0 to 255"),
+            (r"\bu16\b", "a whole number from 0 to 65,535"),
+            (r"\bu32\b", "a whole number from 0 to 4,294,967,295"),
+            (r"\bu(?:64|128|size)\b", "a whole number of at least 0"),
+            (r"\bi(?:8|16|32|64|128|size)\b", "a whole number"),
+            (r"\bf(?:32|64)\b", "a number"),
+            (r"\bchar\b", "a single character"),
+            (r"\ba sequence\b", "a list"),
+            // serde prints a YAML `.nan` or `.inf` the Rust way.
+            (r"floating point `NaN`", "the number `.nan`"),
+            (r"floating point `(-?)inf`", "the number `${1}.inf`"),
+            // A float formatted back into text by a deserializer that wanted a string.
+            (r"`NaN`", "`.nan`"),
+            (r"`(-?)inf`", "`${1}.inf`"),
+            (r"\b(?:Option|Vec|HashMap|BTreeMap|Box)<[^>]*>", "a value"),
+        ]
+        .into_iter()
+        .map(|(p, w)| (regex::Regex::new(p).expect("a valid pattern"), w))
+        .collect()
+    });
+    let mut out = message.to_owned();
+    for (re, words) in rules {
+        out = re.replace_all(&out, *words).into_owned();
+    }
+    elide_quoted(&out)
+}
+
+/// Every backquoted or double-quoted span of `message` longer than [`units::elide`] allows,
+/// shortened in the middle: a 309-digit number read back in full buries the sentence.
+fn elide_quoted(message: &str) -> String {
+    static QUOTED: OnceLock<regex::Regex> = OnceLock::new();
+    let re = QUOTED.get_or_init(|| regex::Regex::new(r#"`[^`]*`|"[^"]*""#).expect("valid"));
+    let out = re.replace_all(message, |c: &regex::Captures<'_>| {
+        let m = &c[0];
+        let (open, inner) = m.split_at(1);
+        let inner = &inner[..inner.len() - 1];
+        format!("{open}{}{open}", units::elide(inner))
+    });
+    // An unquoted run of digits (serde_yaml echoes numbers bare) is shortened too.
+    static DIGITS: OnceLock<regex::Regex> = OnceLock::new();
+    let digits = DIGITS.get_or_init(|| regex::Regex::new(r"[0-9.eE+-]{41,}").expect("valid"));
+    digits
+        .replace_all(&out, |c: &regex::Captures<'_>| units::elide(&c[0]))
+        .into_owned()
 }
 
 fn from_value<T: DeserializeOwned>(doc: Value, origin: &str) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
+        let inner = schema_words(&e.into_inner().to_string());
         let message = if path == "." || path.is_empty() {
             inner
         } else {
@@ -253,10 +351,7 @@ fn parsed(text: &str, origin: &str) -> Result<Value, ConfigError> {
     if let Some(doc) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
         return Ok(doc);
     }
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
-        origin: origin.to_owned(),
-        message: format!("not valid YAML: {e}"),
-    })?;
+    let doc = yaml_document(text, origin)?;
     if text.len() <= MAX_CACHED_TEXT
         && let Ok(mut c) = cache.lock()
         && c.len() < MAX_CACHED_DOCS
@@ -264,6 +359,15 @@ fn parsed(text: &str, origin: &str) -> Result<Value, ConfigError> {
         c.insert(text.to_owned(), doc.clone());
     }
     Ok(doc)
+}
+
+/// Reads a spec file whole, within [`limits::FILE_BYTES`], refusing what is not UTF-8 text: a
+/// path such as `/dev/zero` would otherwise be read until memory runs out.
+pub fn read_spec(path: &Path) -> Result<String, ConfigError> {
+    files::read_text(path).map_err(|e| ConfigError::Read {
+        path: e.path,
+        source: std::io::Error::other(e.reason),
+    })
 }
 
 /// Reads a file when `name` is one (or looks like one), else the embedded preset.
@@ -275,11 +379,7 @@ fn read_named(
     let path = Path::new(name);
     let looks_like_file = name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/');
     if path.is_file() || looks_like_file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        return Ok((text, path.display().to_string()));
+        return Ok((read_spec(path)?, path.display().to_string()));
     }
     match table.iter().find(|p| p.name == name) {
         Some(p) => Ok((p.yaml.to_owned(), format!("preset {name}"))),

@@ -302,8 +302,7 @@ impl Provenance {
             origin: origin.to_owned(),
             message,
         };
-        let doc: Value =
-            serde_yaml::from_str(text).map_err(|e| parse_error(format!("not valid YAML: {e}")))?;
+        let doc = crate::config::load::yaml_document(text, origin)?;
         let Value::Mapping(top) = &doc else {
             return Err(parse_error(format!(
                 "expected a {} spec (a YAML map with a `name` and an `evidence` map)",
@@ -609,11 +608,8 @@ pub fn describe(name: &str) -> Result<String, ConfigError> {
     let path = std::path::Path::new(name);
     let looks_like_file = name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/');
     if path.is_file() || looks_like_file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let is_system = serde_yaml::from_str::<Value>(&text)
+        let text = crate::config::load::read_spec(path)?;
+        let is_system = crate::config::load::yaml_document(&text, name)
             .ok()
             .is_some_and(|doc| doc.get("tiers").is_some());
         let kind = if is_system {

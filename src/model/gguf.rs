@@ -52,6 +52,10 @@ pub struct Limits {
     /// Arrays of at most this many elements are kept; longer ones (the tokenizer's vocabulary,
     /// scores and merges) keep only their length.
     pub keep_array: u64,
+    /// Most bytes the header may span. The largest published vocabularies (256k tokens with
+    /// scores, types and merges) take under 20 MB, so the bound is far above any real header
+    /// and stops a crafted one of `2^28`-element arrays from being skimmed for gigabytes.
+    pub max_header_bytes: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +67,7 @@ impl Default for Limits {
             max_array: 1 << 28,
             max_dims: 4,
             keep_array: 1024,
+            max_header_bytes: 256 << 20,
         }
     }
 }
@@ -106,6 +111,9 @@ pub enum GgufError {
         /// The bound it exceeds.
         limit: u64,
     },
+    /// The path is not a regular file (a directory, a device such as `/dev/zero`, a FIFO).
+    #[error("it is not a regular file; a GGUF model file is expected")]
+    NotAFile,
     /// A string is not UTF-8.
     #[error("{what} is not valid UTF-8; GGUF strings are expected to be UTF-8")]
     BadUtf8 {
@@ -567,10 +575,23 @@ fn skip_elements<R: Read>(
 /// is left just after the last tensor info.
 pub fn read_header(r: impl Read, limits: &Limits) -> Result<GgufHeader, GgufError> {
     let mut src = Src {
-        r,
+        r: r.take(limits.max_header_bytes),
         pos: 0,
         scratch: Vec::new(),
     };
+    let header = read_header_within(&mut src, limits);
+    // A header that runs into the byte bound reads as truncated there; it is too long instead.
+    match header {
+        Err(GgufError::Truncated { what }) if src.r.limit() == 0 => Err(GgufError::TooLarge {
+            what: format!("the header size in bytes (reached inside {what})"),
+            count: limits.max_header_bytes.saturating_add(1),
+            limit: limits.max_header_bytes,
+        }),
+        other => other,
+    }
+}
+
+fn read_header_within<R: Read>(src: &mut Src<R>, limits: &Limits) -> Result<GgufHeader, GgufError> {
     let magic: [u8; 4] = src
         .array()
         .map_err(|e| e.at(|| "the magic number".into()))?;
@@ -611,7 +632,7 @@ pub fn read_header(r: impl Read, limits: &Limits) -> Result<GgufHeader, GgufErro
         let ty = src
             .u32()
             .map_err(|e| e.at(|| format!("the value type of metadata key `{key}`")))?;
-        let value = read_value(&mut src, ty, limits, 0)
+        let value = read_value(src, ty, limits, 0)
             .map_err(|e| e.at(|| format!("the value of metadata key `{key}`")))?;
         if !keys.insert(key.clone()) {
             return Err(GgufError::Inconsistent(format!(
@@ -676,6 +697,10 @@ pub fn read_header(r: impl Read, limits: &Limits) -> Result<GgufHeader, GgufErro
 /// Reads the header of the GGUF file at `path`, never its tensor data.
 pub fn read_file(path: &Path) -> Result<GgufHeader, GgufError> {
     let file = File::open(path)?;
+    // A device or FIFO never ends or ends nowhere meaningful; only a file has a header.
+    if !file.metadata()?.is_file() {
+        return Err(GgufError::NotAFile);
+    }
     read_header(BufReader::new(file), &Limits::default())
 }
 

@@ -96,8 +96,8 @@ impl Default for ServeSpec {
 
 /// A distribution of token counts; draws are rounded and at least 1. Written as a one-key map:
 /// `{fixed: 128}`, `{uniform: {min: 64, max: 512}}`, `{lognormal: {median: 512, p99: 4096}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "LengthsMap", into = "LengthsMap")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "LengthsMap")]
 pub enum Lengths {
     /// Always the same count.
     Fixed(u32),
@@ -118,10 +118,51 @@ pub enum Lengths {
     },
 }
 
+/// How a token-count distribution is written, for serde's "expected ..." clause.
+const LENGTHS_FORMS: &str = "a token count or one of {fixed: N}, {uniform: {min: N, max: N}}, {lognormal: {median: N, p99: N}}";
+
+impl<'de> Deserialize<'de> for Lengths {
+    /// A bare count is read as `{fixed: N}`, the way a user writes a constant length; a map goes
+    /// through [`LengthsMap`] so that each form's fields are checked.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Lengths;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(LENGTHS_FORMS)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Lengths, E> {
+                u32::try_from(n).map(Lengths::Fixed).map_err(|_| {
+                    E::custom(format!(
+                        "the token count {n} is past 4,294,967,295; expected {LENGTHS_FORMS}"
+                    ))
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Lengths, E> {
+                u64::try_from(n)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "the token count {n} is negative; expected {LENGTHS_FORMS}"
+                        ))
+                    })
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Lengths, A::Error> {
+                let m = LengthsMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Lengths::try_from(m).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The one-key map form of [`Lengths`]: serde_yaml spells an externally tagged enum as a YAML
 /// tag (`!fixed 128`), which neither users nor dotted-path overrides write.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "one of {fixed: N}, {uniform: …}, {lognormal: …}"
+)]
 struct LengthsMap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fixed: Option<u32>,
@@ -132,14 +173,20 @@ struct LengthsMap {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map {min: N, max: N} of token counts"
+)]
 struct UniformLengths {
     min: u32,
     max: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map {median: N, p99: N} of token counts"
+)]
 struct LognormalLengths {
     median: f64,
     p99: f64,
@@ -159,9 +206,7 @@ impl TryFrom<LengthsMap> for Lengths {
                 median: l.median,
                 p99: l.p99,
             }),
-            _ => {
-                Err("expected exactly one of fixed, uniform or lognormal, e.g. {fixed: 128}".into())
-            }
+            _ => Err(format!("expected exactly one form: {LENGTHS_FORMS}")),
         }
     }
 }
@@ -185,6 +230,16 @@ impl From<Lengths> for LengthsMap {
     }
 }
 
+/// `x` as YAML spells it, so that `.nan` typed in a spec is quoted back as `.nan`.
+fn yaml_number(x: f64) -> String {
+    match x {
+        x if x.is_nan() => ".nan".into(),
+        f64::INFINITY => ".inf".into(),
+        f64::NEG_INFINITY => "-.inf".into(),
+        x => crate::units::elide(&x.to_string()),
+    }
+}
+
 /// z of the 99th percentile of the standard normal.
 const Z99: f64 = 2.326_347_874_040_841;
 
@@ -201,7 +256,9 @@ impl Lengths {
                 if !(median.is_finite() && median >= 1.0 && p99.is_finite() && p99 >= median) =>
             {
                 bad(format!(
-                    "is lognormal with median {median} and p99 {p99}; expected 1 <= median <= p99"
+                    "is lognormal with median {} and p99 {}; expected 1 <= median <= p99",
+                    yaml_number(median),
+                    yaml_number(p99)
                 ))
             }
             _ => Ok(()),
@@ -233,13 +290,7 @@ impl ServeSpec {
     /// file is taken relative to that file.
     pub fn load(path: Option<&Path>, sets: &[Override]) -> Result<Self, ConfigError> {
         let (text, origin) = match path {
-            Some(p) => (
-                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_owned(),
-                    source,
-                })?,
-                p.display().to_string(),
-            ),
+            Some(p) => (load::read_spec(p)?, p.display().to_string()),
             None => (
                 serde_yaml::to_string(&Self::default()).expect("a spec serialises"),
                 "serve".to_owned(),

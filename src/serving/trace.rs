@@ -101,9 +101,12 @@ pub fn read(path: &Path, context: u64) -> Result<Vec<(Option<Seconds>, Request)>
         reason,
     };
     let text = crate::files::read_text(path).map_err(|e| limit_err(e.reason))?;
+    // A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would join the first
+    // column's name.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(body.as_bytes());
     let headers = reader.headers().map_err(read_err)?.clone();
     let col = |column: &'static str| headers.iter().position(|h| h == column);
     let need = |column: &'static str| {

@@ -66,13 +66,7 @@ impl Prepared {
     /// Loads a spec from a file, or the embedded default when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let (text, origin) = match path {
-            Some(p) => (
-                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_owned(),
-                    source,
-                })?,
-                p.display().to_string(),
-            ),
+            Some(p) => (load::read_spec(p)?, p.display().to_string()),
             None => (
                 DEFAULT_SPEC.to_owned(),
                 "the embedded default sweep".to_owned(),

@@ -320,7 +320,11 @@ pub fn value_text(v: &Value) -> String {
 pub fn quantity(v: &Value) -> Option<Quantity> {
     match v {
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(Quantity::Plain(n.as_f64()?, true)),
-        Value::Number(n) => Some(Quantity::Plain(n.as_f64()?, false)),
+        // `.nan` and `.inf` are YAML numbers but no end of a range.
+        Value::Number(n) => Some(Quantity::Plain(
+            n.as_f64().filter(|x| x.is_finite())?,
+            false,
+        )),
         Value::String(s) => Quantity::parse(s),
         _ => None,
     }
@@ -345,13 +349,17 @@ fn round_sig(x: f64, digits: i32) -> f64 {
 
 fn expand_range(r: &Range) -> Result<Vec<Value>, String> {
     let (Some(a), Some(b)) = (quantity(&r.from), quantity(&r.to)) else {
-        return Err("`from` and `to` must be numbers or values with units, e.g. 50GB/s".into());
+        return Err(format!(
+            "`from` ({}) and `to` ({}) must be finite numbers or values with units, e.g. 50GB/s",
+            crate::units::elide(&value_text(&r.from)),
+            crate::units::elide(&value_text(&r.to))
+        ));
     };
     if !a.same_kind(b) {
         return Err(format!(
             "`from` ({}) and `to` ({}) have different units",
-            value_text(&r.from),
-            value_text(&r.to)
+            crate::units::elide(&value_text(&r.from)),
+            crate::units::elide(&value_text(&r.to))
         ));
     }
     if r.steps == 0 {

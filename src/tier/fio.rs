@@ -330,9 +330,9 @@ impl FioLatency {
     ///
     /// [`FioError::Io`] when the file cannot be read, and those of [`FioLatency::from_json`].
     pub fn from_file(path: &Path, job: Option<&str>, op: FioOp) -> Result<Self, FioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FioError::Io {
+        let text = crate::files::read_text(path).map_err(|e| FioError::Io {
             path: path.to_owned(),
-            source,
+            source: std::io::Error::other(e.reason),
         })?;
         Self::parse(&text, &format!("`{}`", path.display()), job, op)
     }
@@ -350,6 +350,21 @@ impl FioLatency {
     }
 
     fn parse(text: &str, origin: &str, job: Option<&str>, op: FioOp) -> Result<Self, FioError> {
+        Self::parse_shape(text, origin, job, op).map_err(|e| match e {
+            // The shape errors know their place in the document; the input is named here.
+            FioError::Malformed { what } => FioError::Malformed {
+                what: format!("in {origin}, {what}"),
+            },
+            other => other,
+        })
+    }
+
+    fn parse_shape(
+        text: &str,
+        origin: &str,
+        job: Option<&str>,
+        op: FioOp,
+    ) -> Result<Self, FioError> {
         let root = parse_json(text, origin)?;
         // fio's client/server mode writes its jobs under `client_stats`.
         let jobs = root
@@ -423,9 +438,23 @@ impl FioLatency {
             }
         };
         let (min, mean, max) = (stat("min")?, stat("mean")?, stat("max")?);
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            return Err(malformed(format!(
+                "{place}.min ({lo}) is above {place}.max ({hi}); fio writes min <= max"
+            )));
+        }
         let percentiles = percentile_table(&stats["percentile"], table, &place)?;
         if percentiles.is_empty() {
             return Err(no_percentiles(total_ios));
+        }
+        // fio zero-fills the table of a direction it did not measure; with I/Os counted, an
+        // all-zero table is a damaged file, not accesses that took no time.
+        if percentiles.iter().all(|&(_, t)| t.0 == 0.0) {
+            return Err(malformed(format!(
+                "{place}.percentile: every latency is 0; expected the latencies fio measured"
+            )));
         }
         let slat_mean = if table.is_completion_only() {
             section
@@ -560,6 +589,7 @@ fn parse_json(text: &str, origin: &str) -> Result<Map<String, Value>, FioError> 
         origin: origin.to_owned(),
         message,
     };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut offset = 0;
     let start = text
         .split_inclusive('\n')
@@ -576,7 +606,9 @@ fn parse_json(text: &str, origin: &str) -> Result<Map<String, Value>, FioError> 
     // Line numbers in the parser's message count from the object's first line; report them
     // in the file's numbering instead.
     let skipped_lines = text[..start].matches('\n').count();
-    serde_json::from_str(&text[start..]).map_err(|e| {
+    let body = crate::config::load::document_text(&text[start..])
+        .map_err(|m| json_error(format!("the document {m}")))?;
+    serde_json::from_str(body).map_err(|e| {
         let message = if e.line() > 0 {
             let what = e.to_string();
             let what = what
@@ -590,7 +622,7 @@ fn parse_json(text: &str, origin: &str) -> Result<Map<String, Value>, FioError> 
         } else {
             e.to_string()
         };
-        json_error(message)
+        json_error(crate::config::load::schema_words(&message))
     })
 }
 
@@ -656,7 +688,8 @@ fn percentile_table(
             .filter(|p: &f64| (0.0..=100.0).contains(p))
             .ok_or_else(|| {
                 malformed(format!(
-                    "{place} has key `{key}`, not a percentile between 0 and 100"
+                    "{place} has key `{}`, not a percentile between 0 and 100",
+                    crate::units::elide(key)
                 ))
             })?;
         // fio 2.x pads its table with `"0.00": 0` entries for unused list slots.

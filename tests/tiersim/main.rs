@@ -1,6 +1,7 @@
 //! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
 
 mod figures;
+mod fuzz;
 mod helpers;
 mod hostile;
 mod kernels;

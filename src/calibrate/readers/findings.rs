@@ -30,6 +30,7 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<BenchRow>, ReadError> {
 
 /// [`read_findings_csv`] on text already in memory; `origin` names it in errors.
 pub fn read_findings_str(text: &str, origin: &str) -> Result<Vec<BenchRow>, ReadError> {
+    let text = super::strip_bom(text);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -80,6 +81,23 @@ pub fn read_findings_str(text: &str, origin: &str) -> Result<Vec<BenchRow>, Read
         });
     }
     Ok(rows)
+}
+
+/// Whether the first line after the `#` comments is a Findings header, so that an error further
+/// down is reported as one in a Findings table rather than as an unknown format.
+pub(super) fn has_header(text: &str) -> bool {
+    let Some(line) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+    else {
+        return false;
+    };
+    let names: Vec<String> = line
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_owned())
+        .collect();
+    check_header(&names, &RowSource::line("", 1)).is_ok()
 }
 
 fn check_header(names: &[String], at: &RowSource) -> Result<(), ReadError> {

@@ -320,6 +320,9 @@ pub fn read_str(text: &str, origin: &str) -> Result<Vec<BenchRow>, ReadError> {
             reason: "the text is empty".to_owned(),
         });
     }
+    if detect(text).is_none() && findings::has_header(text) {
+        return read_findings_str(text, origin);
+    }
     let format = detect(text).ok_or_else(|| ReadError::UnknownFormat {
         origin: origin.to_owned(),
         start: shorten(
@@ -335,6 +338,11 @@ pub fn read_str(text: &str, origin: &str) -> Result<Vec<BenchRow>, ReadError> {
 /// Reads every result row of `text` as `format`, for callers that know the format already.
 pub fn read_str_as(format: Format, text: &str, origin: &str) -> Result<Vec<BenchRow>, ReadError> {
     let text = strip_bom(text);
+    if matches!(format, Format::Json | Format::Jsonl | Format::HarnessJson) {
+        crate::config::load::document_text(text).map_err(|m| {
+            ReadError::invalid(RowSource::line(origin, 1), format!("the document {m}"))
+        })?;
+    }
     let rows = match format {
         Format::Md => md::read(text, origin)?,
         Format::Csv => csv::read(text, origin)?,
@@ -361,10 +369,25 @@ pub fn read_file(path: &Path) -> Result<Vec<BenchRow>, ReadError> {
 
 /// The file's text, or an error naming the line of the first byte that is not UTF-8.
 fn read_text(path: &Path, origin: &str) -> Result<String, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+    use std::io::Read;
+    let io = |source| ReadError::Io {
         path: origin.to_owned(),
         source,
-    })?;
+    };
+    // Bounded like every text input (files::read_text), but the UTF-8 check below names the
+    // line, which a measurements file needs.
+    let limit = crate::limits::FILE_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit.max + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > limit.max {
+        return Err(io(std::io::Error::other(format!(
+            "it is larger than tiersim's limit of {} MiB for a text input; {}",
+            limit.max >> 20,
+            limit.split
+        ))));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let bad = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
