@@ -192,12 +192,12 @@ proptest! {
 
     #[test]
     fn llama_bench_outputs_read_or_fail_clearly(which in 0usize..8, e in edits()) {
-        let seeds = files_in("tests/data/llama-bench/formats", "json")
+        let seeds = files_in("tests/data/llama-bench", "json")
             .into_iter()
-            .chain(files_in("tests/data/llama-bench/formats", "jsonl"))
-            .chain(files_in("tests/data/llama-bench/formats", "md"))
-            .chain(files_in("tests/data/llama-bench/formats", "csv"))
-            .chain(files_in("tests/data/llama-bench/formats", "sql"))
+            .chain(files_in("tests/data/llama-bench", "jsonl"))
+            .chain(files_in("tests/data/llama-bench", "md"))
+            .chain(files_in("tests/data/llama-bench", "csv"))
+            .chain(files_in("tests/data/llama-bench", "sql"))
             .chain(files_in("calibration", "csv").into_iter().take(2))
             .collect::<Vec<_>>();
         let text = mutate(&seeds[which % seeds.len()], &e);
@@ -405,7 +405,7 @@ fn a_byte_order_mark_is_read_past() {
     load::parse::<ModelSpec>(&model, "bom.yaml").unwrap();
     let bench = format!(
         "\u{feff}{}",
-        read("tests/data/llama-bench/formats/smollm2_small.json")
+        read("tests/data/llama-bench/smollm2_small.json")
     );
     assert!(!readers::read_str(&bench, "bom.json").unwrap().is_empty());
     let fio = format!("\u{feff}{}", read("tests/data/fio/randread-psync-qd1.json"));
