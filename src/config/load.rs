@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use crate::config::error::ConfigError;
 use crate::config::presets::{self, Preset};
+use crate::config::suggest;
 use crate::config::system::SystemSpec;
 use crate::config::validate;
 use crate::model::gguf;
@@ -196,19 +197,21 @@ pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigE
 }
 
 fn from_value<T: DeserializeOwned>(doc: Value, origin: &str) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(doc).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let message = if path == "." || path.is_empty() {
-            inner
-        } else {
-            format!("field `{path}`: {inner}")
-        };
-        ConfigError::Parse {
-            origin: origin.to_owned(),
-            message,
-        }
-    })
+    serde_path_to_error::deserialize(doc).map_err(|e| schema_error(e, origin))
+}
+
+fn schema_error(e: serde_path_to_error::Error<serde_yaml::Error>, origin: &str) -> ConfigError {
+    let path = e.path().to_string();
+    let inner = e.into_inner().to_string();
+    let message = if path == "." || path.is_empty() {
+        inner
+    } else {
+        format!("field `{path}`: {inner}")
+    };
+    ConfigError::Parse {
+        origin: origin.to_owned(),
+        message,
+    }
 }
 
 fn load<T: DeserializeOwned>(
@@ -236,7 +239,15 @@ pub(crate) fn load_text<T: DeserializeOwned>(
             set.apply(&mut doc, path)?;
         }
     }
-    let spec = from_value(doc, &origin)?;
+    let spec = serde_path_to_error::deserialize(doc).map_err(|e| {
+        // Rebuilt only on failure: the override that broke the schema is named with list
+        // elements as it names them, which the consumed document no longer can.
+        let mut doc = parsed(&text, &origin).unwrap_or(Value::Null);
+        for set in sets.iter().filter(|s| s.target().0 == target) {
+            let _ = set.apply(&mut doc, set.target().1);
+        }
+        suggest::blame(&e, &doc, sets, target).unwrap_or_else(|| schema_error(e, &origin))
+    })?;
     Ok(Loaded { spec, origin })
 }
 

@@ -1,9 +1,11 @@
 //! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
 
+mod citations;
 mod figures;
 mod helpers;
 mod kernels;
 mod llama_bench_compat;
+mod override_errors;
 mod presets;
 mod published;
 mod realism;
