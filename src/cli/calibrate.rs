@@ -560,7 +560,8 @@ impl ProgressBar {
         if !wanted || !std::io::stderr().is_terminal() {
             return None;
         }
-        let bar = indicatif::ProgressBar::new(0);
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_message("checking the points");
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} calibrate: {msg} {pos}/{len} [{elapsed_precise}] {wide_bar}",
