@@ -25,6 +25,7 @@ use crate::calibrate::error::CalibrateError;
 use crate::calibrate::levenberg;
 use crate::calibrate::nelder_mead::{self, Minimum};
 use crate::calibrate::points::{Kind, Point};
+use crate::calibrate::progress::{Progress, Silent};
 use crate::config::error::ConfigError;
 use crate::config::system::{ComputeSpec, KernelRates, Repacked, SystemSpec};
 use crate::model::quant::QuantType;
@@ -786,19 +787,30 @@ fn radical_inverse(mut i: u64, base: u64) -> f64 {
 
 /// Fits `opts.params` of `problem.base` to `problem.points`.
 pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> {
+    fit_reporting(problem, opts, &Silent)
+}
+
+/// [`fit`], reporting its stages (`fitting`, `sensitivity`, `leave-one-out`) to `progress`.
+pub fn fit_reporting(
+    problem: &Problem,
+    opts: &FitOptions,
+    progress: &dyn Progress,
+) -> Result<Fit, CalibrateError> {
     problem.check()?;
     let all = vec![true; problem.points.len()];
     let params = dedup(&opts.params);
     let obj = Objective::new(problem, &params, &all, opts.prior_weight);
     let per_kernel = problem.base.compute.per_kernel();
-    let (best, evals) = if per_kernel {
+    let (mut best, evals) = if per_kernel {
         // Tens of figures, each a log-rate the rows see nearly linearly: Gauss–Newton steps
         // converge where a simplex in that many dimensions crawls.
+        progress.stage("fitting", 1);
         let best = obj.levenberg(&obj.centre, opts.max_evals);
+        progress.step();
         let evals = best.evals;
         (best, evals)
     } else {
-        multistart(&obj, &params, opts)
+        multistart(&obj, &params, opts, progress)
     };
     let mut values: Vec<f64> = obj.values(&best.x);
     if per_kernel {
@@ -815,13 +827,20 @@ pub fn fit(problem: &Problem, opts: &FitOptions) -> Result<Fit, CalibrateError> 
     } else {
         Param::ALL.to_vec()
     };
-    let mut fit = finish(problem, opts, &params, &report, &best, evals, values)?;
+    // The report counts every evaluation of the fit, over all its starts.
+    best.evals = evals;
+    let mut fit = finish(problem, opts, &params, &report, &best, values, progress)?;
     fit.carried = carried;
     Ok(fit)
 }
 
 /// Nelder–Mead from the base values and the best distinct points of a Halton sample.
-fn multistart(obj: &Objective, params: &[Param], opts: &FitOptions) -> (Minimum, usize) {
+fn multistart(
+    obj: &Objective,
+    params: &[Param],
+    opts: &FitOptions,
+    progress: &dyn Progress,
+) -> (Minimum, usize) {
     let sample = halton_points(params, SAMPLE_PER_PARAM * params.len().max(1));
     let losses: Vec<f64> = sample.par_iter().map(|u| obj.eval(u)).collect();
     let mut order: Vec<usize> = (0..sample.len()).collect();
@@ -844,9 +863,14 @@ fn multistart(obj: &Objective, params: &[Param], opts: &FitOptions) -> (Minimum,
             starts.push(sample[i].clone());
         }
     }
+    progress.stage("fitting", starts.len());
     let runs: Vec<Minimum> = starts
         .par_iter()
-        .map(|u0| obj.minimise_from(&obj.clamp(u0), 0.5, opts.max_evals))
+        .map(|u0| {
+            let run = obj.minimise_from(&obj.clamp(u0), 0.5, opts.max_evals);
+            progress.step();
+            run
+        })
         .collect();
     let evals = sample.len() + runs.iter().map(|r| r.evals).sum::<usize>();
     // The first of equally good runs wins, so parallel scheduling cannot change the result.
@@ -864,8 +888,8 @@ fn finish(
     params: &[Param],
     report: &[Param],
     best: &Minimum,
-    evals: usize,
     values: Vec<f64>,
+    progress: &dyn Progress,
 ) -> Result<Fit, CalibrateError> {
     let all = vec![true; problem.points.len()];
     let obj = Objective::new(problem, params, &all, opts.prior_weight);
@@ -875,9 +899,14 @@ fn finish(
     let total_w: f64 = w.iter().sum();
     let rms_log_error = (obj.data_loss(&predicted) / total_w.max(f64::MIN_POSITIVE)).sqrt();
 
+    progress.stage("sensitivity", report.len());
     let probes = report
         .par_iter()
-        .map(|&p| sensitivity(problem, &system, &predicted, &w, p))
+        .map(|&p| {
+            let probe = sensitivity(problem, &system, &predicted, &w, p);
+            progress.step();
+            probe
+        })
         .collect::<Result<Vec<_>, CalibrateError>>()?;
     let free_columns: Vec<&[f64]> = report
         .iter()
@@ -908,14 +937,14 @@ fn finish(
 
     let loo = match resolve_loo(opts.loo, problem.points.len()) {
         LooMode::Off => None,
-        mode => Some(leave_out(problem, params, &best.x, opts, mode)),
+        mode => Some(leave_out(problem, params, &best.x, opts, mode, progress)),
     };
     Ok(Fit {
         system,
         params: params_fit,
         predicted,
         rms_log_error,
-        evals,
+        evals: best.evals,
         loo,
         carried: Vec::new(),
     })
@@ -1032,9 +1061,9 @@ fn leave_out(
     optimum: &[f64],
     opts: &FitOptions,
     mode: LooMode,
+    progress: &dyn Progress,
 ) -> Loo {
     let n = problem.points.len();
-    let per_kernel = problem.base.compute.per_kernel();
     let folds: Vec<Vec<usize>> = match mode {
         LooMode::Model => (0..problem.models.len())
             .map(|m| (0..n).filter(|&i| problem.points[i].model == m).collect())
@@ -1053,38 +1082,13 @@ fn leave_out(
         }
         _ => (0..n).map(|i| vec![i]).collect(),
     };
+    progress.stage("leave-one-out", folds.len());
     let results: Vec<Vec<(usize, f64)>> = folds
         .par_iter()
         .map(|fold| {
-            let include: Vec<bool> = (0..n).map(|i| !fold.contains(&i)).collect();
-            if !include.iter().any(|&b| b) {
-                return fold.iter().map(|&i| (i, f64::NAN)).collect();
-            }
-            let obj = Objective::new(problem, params, &include, opts.prior_weight);
-            let best = if per_kernel {
-                obj.levenberg(optimum, opts.max_evals)
-            } else {
-                obj.minimise_from(optimum, 0.2, opts.max_evals)
-            };
-            let mut values: Vec<f64> = obj.values(&best.x);
-            if per_kernel {
-                effective_mat(params, &mut values);
-                carry_scale(problem, params, &include, &mut values);
-            }
-            let values: Vec<f64> = values.into_iter().map(round_sig).collect();
-            let system = problem.system_with(params, &values);
-            let machines = problem.machines(&system);
-            fold.iter()
-                .map(|&i| {
-                    let p = &problem.points[i];
-                    let rate = machines
-                        .as_ref()
-                        .ok()
-                        .and_then(|m| predict_point(&m[p.model], p).ok())
-                        .unwrap_or(f64::NAN);
-                    (i, rate)
-                })
-                .collect()
+            let predicted = refit_without(problem, params, optimum, opts, fold);
+            progress.step();
+            predicted
         })
         .collect();
     let mut predicted = vec![f64::NAN; n];
@@ -1096,6 +1100,47 @@ fn leave_out(
         refits: folds.len(),
         predicted,
     }
+}
+
+/// The predictions for the points of `fold` by a refit without them.
+fn refit_without(
+    problem: &Problem,
+    params: &[Param],
+    optimum: &[f64],
+    opts: &FitOptions,
+    fold: &[usize],
+) -> Vec<(usize, f64)> {
+    let n = problem.points.len();
+    let per_kernel = problem.base.compute.per_kernel();
+    let include: Vec<bool> = (0..n).map(|i| !fold.contains(&i)).collect();
+    if !include.iter().any(|&b| b) {
+        return fold.iter().map(|&i| (i, f64::NAN)).collect();
+    }
+    let obj = Objective::new(problem, params, &include, opts.prior_weight);
+    let best = if per_kernel {
+        obj.levenberg(optimum, opts.max_evals)
+    } else {
+        obj.minimise_from(optimum, 0.2, opts.max_evals)
+    };
+    let mut values: Vec<f64> = obj.values(&best.x);
+    if per_kernel {
+        effective_mat(params, &mut values);
+        carry_scale(problem, params, &include, &mut values);
+    }
+    let values: Vec<f64> = values.into_iter().map(round_sig).collect();
+    let system = problem.system_with(params, &values);
+    let machines = problem.machines(&system);
+    fold.iter()
+        .map(|&i| {
+            let p = &problem.points[i];
+            let rate = machines
+                .as_ref()
+                .ok()
+                .and_then(|m| predict_point(&m[p.model], p).ok())
+                .unwrap_or(f64::NAN);
+            (i, rate)
+        })
+        .collect()
 }
 
 /// The larger rms change of the predictions (in %) when `p` is multiplied or divided by
@@ -1226,6 +1271,7 @@ mod tests {
     use crate::config::load;
     use crate::model::quant::QuantType;
     use crate::scenario::TestCase;
+    use std::sync::Mutex;
 
     pub fn model(name: &str) -> ModelSpec {
         load::model(Some(name), &[]).unwrap().spec
@@ -1506,5 +1552,38 @@ mod tests {
         assert_eq!(round_sig(4.0567e-5), 4.057e-5);
         assert_eq!(round_sig(1234.5), 1235.0);
         assert_eq!(Param::LayerOverhead.format(4.057e-5), "40.57us");
+    }
+
+    /// Records what a fit reports.
+    #[derive(Default)]
+    struct Log(Mutex<Vec<(&'static str, usize, usize)>>);
+
+    impl Progress for Log {
+        fn stage(&self, name: &'static str, steps: usize) {
+            self.0.lock().unwrap().push((name, steps, 0));
+        }
+        fn step(&self) {
+            self.0.lock().unwrap().last_mut().expect("a stage began").2 += 1;
+        }
+    }
+
+    #[test]
+    fn a_fit_reports_every_stage_and_completes_each() {
+        let problem = synthetic_problem();
+        let opts = FitOptions {
+            params: vec![Param::MemoryEfficiency, Param::PrefillEfficiency],
+            starts: 2,
+            max_evals: 200,
+            ..FitOptions::default()
+        };
+        let log = Log::default();
+        fit_reporting(&problem, &opts, &log).unwrap();
+        let stages = log.0.into_inner().unwrap();
+        let names: Vec<&str> = stages.iter().map(|s| s.0).collect();
+        assert_eq!(names, ["fitting", "sensitivity", "leave-one-out"]);
+        for (name, steps, done) in stages {
+            assert!(steps > 0, "{name} has steps");
+            assert_eq!(done, steps, "{name} completes");
+        }
     }
 }

@@ -7,5 +7,6 @@ pub mod levenberg;
 pub mod nelder_mead;
 pub mod plan;
 pub mod points;
+pub mod progress;
 pub mod readers;
 pub mod report;

@@ -10,6 +10,7 @@ use clap::Args;
 use crate::calibrate::error::CalibrateError;
 use crate::calibrate::fit::{self, FitOptions, LooMode, Param, Problem};
 use crate::calibrate::points::{self, Exclusion, Selection};
+use crate::calibrate::progress::Progress;
 use crate::calibrate::report::Report;
 use crate::config::load::{self, Loaded, Override, Target};
 use crate::config::system::SystemSpec;
@@ -72,6 +73,9 @@ pub struct CalibrateArgs {
     /// Also write the report (Markdown) to this file.
     #[arg(long = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// No progress bar on stderr (it is shown only when stderr is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 /// `tiersim validate` flags.
@@ -326,7 +330,14 @@ fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<(), CalibrateE
         },
         ..FitOptions::default()
     };
-    let fit = fit::fit(&problem, &opts)?;
+    let fit = match ProgressBar::on_terminal(!args.no_progress) {
+        Some(bar) => {
+            let fit = fit::fit_reporting(&problem, &opts, &bar);
+            bar.0.finish_and_clear();
+            fit?
+        }
+        None => fit::fit(&problem, &opts)?,
+    };
     let threads = inputs
         .selection
         .threads
@@ -534,6 +545,42 @@ fn profile_yaml(
     ))
 }
 
+/// The fit's stages as a bar on stderr, as `sweep` shows its points.
+struct ProgressBar(indicatif::ProgressBar);
+
+impl ProgressBar {
+    /// A bar when `wanted` and stderr is a terminal; a pipe or a log gets nothing.
+    fn on_terminal(wanted: bool) -> Option<Self> {
+        use std::io::IsTerminal;
+        if !wanted || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_message("checking the points");
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} calibrate: {msg} {pos}/{len} [{elapsed_precise}] {wide_bar}",
+            )
+            .expect("a valid template"),
+        );
+        // A stage of one long step (the per-kernel fit) would otherwise look stalled.
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Some(Self(bar))
+    }
+}
+
+impl Progress for ProgressBar {
+    fn stage(&self, name: &'static str, steps: usize) {
+        self.0.set_message(name);
+        self.0.set_length(steps as u64);
+        self.0.set_position(0);
+    }
+
+    fn step(&self) {
+        self.0.inc(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +633,7 @@ mod tests {
             loo: "off".into(),
             name: Some("zen4-test".into()),
             report: None,
+            no_progress: true,
         };
         let mut out = Vec::new();
         run_calibrate(&args, &mut out).unwrap();
@@ -649,6 +697,7 @@ mod tests {
             loo: "off".into(),
             name: None,
             report: None,
+            no_progress: true,
         };
         let e = run_calibrate(&base, &mut Vec::new()).unwrap_err();
         assert_eq!(e.exit_code(), 2);

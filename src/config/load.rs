@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use crate::config::error::ConfigError;
 use crate::config::presets::{self, Preset};
+use crate::config::suggest;
 use crate::config::system::SystemSpec;
 use crate::config::validate;
 use crate::model::gguf;
@@ -276,7 +277,7 @@ pub fn schema_words(message: &str) -> String {
 
 /// Every backquoted or double-quoted span of `message` longer than [`units::elide`] allows,
 /// shortened in the middle: a 309-digit number read back in full buries the sentence.
-fn elide_quoted(message: &str) -> String {
+pub(crate) fn elide_quoted(message: &str) -> String {
     static QUOTED: OnceLock<regex::Regex> = OnceLock::new();
     let re = QUOTED.get_or_init(|| regex::Regex::new(r#"`[^`]*`|"[^"]*""#).expect("valid"));
     let out = re.replace_all(message, |c: &regex::Captures<'_>| {
@@ -294,19 +295,21 @@ fn elide_quoted(message: &str) -> String {
 }
 
 fn from_value<T: DeserializeOwned>(doc: Value, origin: &str) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(doc).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = schema_words(&e.into_inner().to_string());
-        let message = if path == "." || path.is_empty() {
-            inner
-        } else {
-            format!("field `{path}`: {inner}")
-        };
-        ConfigError::Parse {
-            origin: origin.to_owned(),
-            message,
-        }
-    })
+    serde_path_to_error::deserialize(doc).map_err(|e| schema_error(e, origin))
+}
+
+fn schema_error(e: serde_path_to_error::Error<serde_yaml::Error>, origin: &str) -> ConfigError {
+    let path = e.path().to_string();
+    let inner = schema_words(&e.into_inner().to_string());
+    let message = if path == "." || path.is_empty() {
+        inner
+    } else {
+        format!("field `{path}`: {inner}")
+    };
+    ConfigError::Parse {
+        origin: origin.to_owned(),
+        message,
+    }
 }
 
 fn load<T: DeserializeOwned>(
@@ -334,7 +337,15 @@ pub(crate) fn load_text<T: DeserializeOwned>(
             set.apply(&mut doc, path)?;
         }
     }
-    let spec = from_value(doc, &origin)?;
+    let spec = serde_path_to_error::deserialize(doc).map_err(|e| {
+        // Rebuilt only on failure: the override that broke the schema is named with list
+        // elements as it names them, which the consumed document no longer can.
+        let mut doc = parsed(&text, &origin).unwrap_or(Value::Null);
+        for set in sets.iter().filter(|s| s.target().0 == target) {
+            let _ = set.apply(&mut doc, set.target().1);
+        }
+        suggest::blame(&e, &doc, sets, target).unwrap_or_else(|| schema_error(e, &origin))
+    })?;
     Ok(Loaded { spec, origin })
 }
 

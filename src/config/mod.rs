@@ -3,5 +3,6 @@ pub mod error;
 pub mod llamacpp;
 pub mod load;
 pub mod presets;
+mod suggest;
 pub mod system;
 pub mod validate;

@@ -234,7 +234,7 @@ pub struct Figure {
 
 impl Figure {
     /// Whether the figure is cited, assumed or without evidence. A source counts as an
-    /// assumption only when it starts with the word (`anchors.md: ...; 0.7 (assumption)` cites a
+    /// assumption only when it starts with the word (`docs/anchors.md: ...; 0.7 (assumption)` cites a
     /// range and counts as cited), so the count reflects what the first words claim.
     pub fn backing(&self) -> Backing {
         if self.evidence_key.is_none() {
@@ -853,7 +853,7 @@ mod tests {
         let bw = figure(&prov, "tiers.hbf.read_bw");
         assert_eq!(bw.value, "1.6TB/s");
         assert!(
-            bw.source.starts_with("anchors.md: SanDisk"),
+            bw.source.starts_with("docs/anchors.md: SanDisk"),
             "{}",
             bw.source
         );
@@ -1190,7 +1190,7 @@ evidence:
         let spec = parse_system(system("h100-nvme-tail").unwrap());
         let read = spec.tiers[1].read_latency.clone().unwrap();
         let us = |p: f64| read.quantile(p).0 * 1e6;
-        // anchors.md, Micron 9100 4 KiB QD1: p50 104, p99 117, p99.999 306 us.
+        // docs/anchors.md, Micron 9100 4 KiB QD1: p50 104, p99 117, p99.999 306 us.
         assert!((us(0.5) - 104.0).abs() < 0.5, "p50 {}", us(0.5));
         assert!((us(0.99) - 117.0).abs() < 1.0, "p99 {}", us(0.99));
         assert!((us(0.99999) - 306.0).abs() < 3.0, "p99.999 {}", us(0.99999));

@@ -1,11 +1,13 @@
 //! tiersim's integration tests: physics by identities and limits, the CLI as a user runs it.
 
+mod citations;
 mod figures;
 mod fuzz;
 mod helpers;
 mod hostile;
 mod kernels;
 mod llama_bench_compat;
+mod override_errors;
 mod presets;
 mod published;
 mod realism;
