@@ -32,6 +32,19 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// accurate enough for a sum of maxima, and one draw replaces `rounds` of them.
 const EXACT_ROUNDS: u64 = 16;
 
+/// Sums of up to this many single draws are drawn term by term. Beyond, one normal variate
+/// corrected for the sum's skewness (Cornish–Fisher) stands in for them when that skewness is
+/// at most [`MAX_SUM_SKEW`]: its neglected terms then move the sum's p99 by under 0.05 of its
+/// standard deviation.
+const EXACT_TERMS: u64 = 16;
+
+/// Sums more skewed than this (rare long stalls) are drawn term by term up to
+/// [`EXACT_SKEWED_TERMS`] terms, and as an uncorrected normal variate beyond.
+const MAX_SUM_SKEW: f64 = 1.0 / 3.0;
+
+/// See [`MAX_SUM_SKEW`].
+const EXACT_SKEWED_TERMS: u64 = 64;
+
 /// A latency distribution as written in YAML (every time value carries a unit).
 ///
 /// Deserialising also validates, so a parsed value is always usable; values built in code
@@ -1262,6 +1275,14 @@ impl Prepared {
         }
     }
 
+    fn finite_third_moment(&self) -> bool {
+        match self {
+            Self::Pareto { shape, .. } => *shape > 3.0,
+            Self::Mixture { parts, .. } => parts.iter().all(Self::finite_third_moment),
+            _ => true,
+        }
+    }
+
     /// Latencies where the quantile function may jump or bend: atoms, support ends and
     /// empirical knots. Integrating between them keeps every piece smooth.
     fn special_points(&self, out: &mut Vec<f64>) {
@@ -1573,6 +1594,41 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
         m2 += i2;
     }
     (c + m1, (m2 - m1 * m1).max(0.0))
+}
+
+/// The skewness `E[(X − μ)³] / σ³` of one draw by quadrature of the quantile function between
+/// its possible jumps (as [`numeric_max_moments`]); `None` when the third moment is infinite.
+fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
+    if !d.finite_third_moment() || !(var > 0.0) {
+        return None;
+    }
+    let sd = var.sqrt();
+    let mut xs = Vec::new();
+    d.special_points(&mut xs);
+    let mut breaks = vec![0.0, 1.0];
+    for x in xs {
+        breaks.push(d.cdf_left(x));
+        breaks.push(d.cdf(x).0);
+    }
+    breaks.retain(|p| (0.0..=1.0).contains(p));
+    breaks.sort_by(f64::total_cmp);
+    breaks.dedup();
+    let mut m3 = 0.0;
+    for w in breaks.windows(2) {
+        let ends_at_one = w[1] >= 1.0;
+        let (i3, _) = tanh_sinh2(w[0], w[1], 1.0, |p, d_hi| {
+            // Near p = 1 the distance to the end is q exactly; 1 - p would round it.
+            let q = if ends_at_one && d_hi < 0.25 {
+                d_hi
+            } else {
+                1.0 - p
+            };
+            let z = (d.quantile(p, q) - mean) / sd;
+            (z * z * z, 0.0)
+        });
+        m3 += i3;
+    }
+    m3.is_finite().then_some(m3)
 }
 
 /// `∫_a^b` of two integrands at once by tanh-sinh quadrature, halving the step until both
@@ -1938,6 +1994,8 @@ struct FastTables {
     quantile: OnceLock<BodyTable>,
     /// The residual spread `R⁻¹(u^(1/width)) − E[R]` of the pulling model.
     spread: OnceLock<BodyTable>,
+    /// The skewness of one draw (`None`: infinite), for sums of many.
+    skewness: OnceLock<Option<f64>>,
 }
 
 /// Samples a latency for accesses that each occupy `width` units at once and end with the
@@ -2019,6 +2077,35 @@ impl LatencySampler {
         table
             .get(u)
             .unwrap_or_else(|| self.kernel.quantile(u, 1.0 - u))
+    }
+
+    /// The sum of `terms` single draws: term by term up to [`EXACT_TERMS`], else one normal
+    /// variate with the sum's skewness (see [`MAX_SUM_SKEW`]).
+    fn sample_sum(&self, rng: &mut SimRng, terms: u64) -> f64 {
+        if terms <= EXACT_TERMS || !self.unit_var.is_finite() {
+            return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
+        }
+        let n = terms as f64;
+        let skew = match self.unit_skewness().map(|g| g / n.sqrt()) {
+            Some(g) if g.abs() <= MAX_SUM_SKEW => g,
+            _ if terms <= EXACT_SKEWED_TERMS => {
+                return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
+            }
+            _ => 0.0,
+        };
+        let v = open01(rng);
+        let z = ndtri(v, 1.0 - v);
+        // Monotone in z for |skew| <= 1/3 over every z a 52-bit uniform reaches (|z| < 8.3).
+        let x = z + skew / 6.0 * (z * z - 1.0);
+        (n * self.unit_mean + (n * self.unit_var).sqrt() * x).max(n * self.floor)
+    }
+
+    /// The skewness of one draw, computed on first use; `None` when infinite.
+    fn unit_skewness(&self) -> Option<f64> {
+        *self
+            .fast
+            .skewness
+            .get_or_init(|| skewness(&Prepared::new(&self.dist), self.unit_mean, self.unit_var))
     }
 
     /// The residual spread at `u` for the pulling model: the slowest of `width` residual lives
@@ -2110,7 +2197,9 @@ impl LatencySampler {
     /// The residual life is size-biased — a unit is more likely caught in a long access — which
     /// is how a 0.1 % chance of a 2 ms stall comes to delay most large fetches. Exact for a
     /// fixed latency (`⌈ios / width⌉ × value`, the units move in lock step); the sum is drawn
-    /// exactly up to 64 terms and as one normal variate beyond. With an infinite variance
+    /// exactly up to 16 terms and beyond as one normal variate with the sum's skewness added
+    /// (Cornish–Fisher), unless that skewness exceeds 1/3 (rare long stalls): then exactly up
+    /// to 64 terms and as a plain normal variate beyond. With an infinite variance
     /// (Pareto shape ≤ 2) the residual life has no mean, and the last round is taken as the
     /// slowest of `width` draws instead.
     #[inline]
@@ -2129,16 +2218,7 @@ impl LatencySampler {
             };
             return Seconds(last);
         }
-        let sum = |terms: u64, rng: &mut SimRng| {
-            if terms <= 64 || !self.unit_var.is_finite() {
-                (0..terms).map(|_| self.sample(rng).0).sum::<f64>()
-            } else {
-                let n = terms as f64;
-                let v = open01(rng);
-                let z = ndtri(v, 1.0 - v);
-                (n * self.unit_mean + (n * self.unit_var).sqrt() * z).max(n * self.floor)
-            }
-        };
+        let sum = |terms: u64, rng: &mut SimRng| self.sample_sum(rng, terms);
         match &self.residual {
             Some(r) => {
                 let spread = self.spread(r, u);
@@ -2643,6 +2723,78 @@ mod tests {
                 name == "fixed" || tabulated as f64 > 0.95 * body,
                 "{name}: {tabulated} of {n} draws tabulated"
             );
+        }
+    }
+
+    #[test]
+    fn skewness_matches_closed_forms() {
+        let s2 = ((10.0f64 / 4.0).ln() / Z_99).powi(2);
+        let cases = [
+            (
+                lognormal(4.0, 10.0),
+                (s2.exp() + 2.0) * (s2.exp() - 1.0).sqrt(),
+            ),
+            (
+                LatencyDist::Exponential {
+                    mean: us(10.0),
+                    offset: us(2.0),
+                },
+                2.0,
+            ),
+            (
+                LatencyDist::Uniform {
+                    min: us(1.0),
+                    max: us(3.0),
+                },
+                0.0,
+            ),
+            (
+                LatencyDist::Pareto {
+                    scale: us(4.0),
+                    shape: 4.0,
+                },
+                // 2(1 + a)/(a − 3) · √((a − 2)/a) for shape a = 4.
+                10.0 * 0.5f64.sqrt(),
+            ),
+        ];
+        for (d, want) in cases {
+            let p = Prepared::new(&d);
+            let (mean, var) = max_moments(&p, 1);
+            let got = skewness(&p, mean, var).unwrap();
+            assert_abs_diff_eq!(got, want, epsilon = 2e-3 * want.abs().max(1.0));
+        }
+        let heavy = Prepared::new(&LatencyDist::Pareto {
+            scale: us(4.0),
+            shape: 3.0,
+        });
+        assert_eq!(skewness(&heavy, 6e-6, 1.0), None);
+    }
+
+    /// The skew-corrected normal stands in for sums of 17 to 64 draws: its percentiles match
+    /// those of exact sums within 0.3 %, where a plain normal misses the p99 of 17 by over 1 %.
+    #[test]
+    fn sums_of_many_draws_keep_their_skew() {
+        let d = lognormal(4.0, 10.0);
+        let s = LatencySampler::new(&d, 1);
+        let n = 100_000;
+        let at = |xs: &[f64], q: f64| xs[(q * f64::from(n)) as usize];
+        for terms in [17u64, 40, 64] {
+            let mut r = rng();
+            let mut exact: Vec<f64> = (0..n)
+                .map(|_| (0..terms).map(|_| s.sample(&mut r).0).sum())
+                .collect();
+            let mut drawn: Vec<f64> = (0..n).map(|_| s.sample_sum(&mut r, terms)).collect();
+            exact.sort_by(f64::total_cmp);
+            drawn.sort_by(f64::total_cmp);
+            for q in [0.01, 0.5, 0.99] {
+                assert_relative_eq!(at(&drawn, q), at(&exact, q), max_relative = 3e-3);
+            }
+            if terms == 17 {
+                let k = terms as f64;
+                let plain = k * s.unit_mean + (k * s.unit_var).sqrt() * Z_99;
+                let p99 = at(&exact, 0.99);
+                assert!((plain - p99).abs() > 1e-2 * p99, "{plain} vs {p99}");
+            }
         }
     }
 
