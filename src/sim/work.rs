@@ -4,7 +4,7 @@ use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
 use crate::sim::compute::{self, Class};
 use crate::sim::experts::{ExpertReads, Experts};
-use crate::sim::kv::KvLayout;
+use crate::sim::kv::{KvFlow, KvLayout};
 use crate::sim::machine::Machine;
 use crate::units::{Bytes, Flops, Seconds, SimTime};
 
@@ -98,9 +98,54 @@ pub struct StepWork {
     host_reads: Vec<Bytes>,
     /// Bytes host processors write in place to each tier (KV cache they hold).
     host_writes: Vec<Bytes>,
+    /// Per layer, the first layer from 1 on with the same weights, kernels and homes (itself
+    /// when there is none; layer 0, which also reads the token embedding, is its own). Empty:
+    /// not known.
+    proto: Vec<usize>,
+    /// The KV flows of the step's groups, layer after layer.
+    flows: Vec<KvFlow>,
+    /// The host-tier additions of the layers planned in full, `(written, tier, bytes)`, replayed
+    /// in order for their copies so that the totals round exactly as in full; and each layer's
+    /// span of them.
+    ledger: Vec<(bool, usize, Bytes)>,
+    ledger_span: Vec<(usize, usize)>,
 }
 
 impl StepWork {
+    /// An empty plan for steps on `m`, knowing which of its layers repeat an earlier one: a
+    /// step plans such a layer by copying that layer's demands when their KV flows agree too,
+    /// which is most layers of most models (a model's layers come in a few quantisation mixes).
+    /// Only plan steps on `m` with it.
+    pub fn new(m: &Machine) -> Self {
+        let t = &m.traffic;
+        let same = |a: usize, b: usize| {
+            t.layers[a] == t.layers[b]
+                && t.kernels.get(a) == t.kernels.get(b)
+                && m.layers[a] == m.layers[b]
+        };
+        // Scanning the distinct layers only: a model has a few, so this is linear in practice.
+        let mut distinct: Vec<usize> = Vec::new();
+        let proto = (0..t.layers.len())
+            .map(|l| {
+                if l == 0 {
+                    return 0;
+                }
+                distinct
+                    .iter()
+                    .copied()
+                    .find(|&p| same(p, l))
+                    .unwrap_or_else(|| {
+                        distinct.push(l);
+                        l
+                    })
+            })
+            .collect();
+        Self {
+            proto,
+            ..Self::default()
+        }
+    }
+
     /// Layers including the output head.
     pub fn layers(&self) -> usize {
         self.compute.len()
@@ -172,7 +217,38 @@ impl StepWork {
         let overhead = m.system.compute.layer_overhead;
         let tokens = f64::from(batch);
 
+        // Routing draws experts layer by layer, so a routed step plans every layer in full.
+        let reuse = experts.is_none() && self.proto.len() == t.layers.len();
+        let n_groups = groups.len();
+        self.flows.clear();
+        self.ledger.clear();
+        self.ledger_span.clear();
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
+            self.flows
+                .extend(groups.iter().map(|g| kv.flow(m, l, g.ctx, g.tokens)));
+            let p = if reuse { self.proto[l] } else { l };
+            if p < l
+                && kv.host_tier(l) == kv.host_tier(p)
+                && self.flows[l * n_groups..] == self.flows[p * n_groups..(p + 1) * n_groups]
+            {
+                self.reads
+                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
+                self.writes
+                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
+                let (from, to) = self.ledger_span[p];
+                for &(written, tier, bytes) in &self.ledger[from..to] {
+                    if written {
+                        self.host_writes[tier] += bytes;
+                    } else {
+                        self.host_reads[tier] += bytes;
+                    }
+                }
+                self.ledger_span.push((to, to));
+                self.local.push(self.local[p]);
+                self.compute.push(self.compute[p]);
+                continue;
+            }
+            let ledger_from = self.ledger.len();
             let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
             let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
             let mut host = HostWork::default();
@@ -186,6 +262,7 @@ impl StepWork {
                     Some(h) => {
                         host.add(h, bytes, Flops(2.0 * params * tokens));
                         self.host_reads[home] += bytes;
+                        self.ledger.push((false, home, bytes));
                     }
                     None => {
                         reads[home] += bytes;
@@ -224,6 +301,7 @@ impl StepWork {
                     };
                     host.add(h, r.home, routed * host_share);
                     self.host_reads[homes.experts] += r.home;
+                    self.ledger.push((false, homes.experts, r.home));
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
                         device_kernels +=
@@ -249,8 +327,7 @@ impl StepWork {
                 .host_tier(l)
                 .and_then(|tier| Some((tier, m.system.tiers[tier].compute.as_ref()?)));
             let mut host_kv = (Bytes::ZERO, Flops(0.0));
-            for g in groups {
-                let flow = kv.flow(m, l, g.ctx, g.tokens);
+            for (g, flow) in groups.iter().zip(&self.flows[l * n_groups..]) {
                 let count = f64::from(g.count);
                 let flops = t.attention_flops(l, g.ctx, g.tokens) * count;
                 if let Some((tier, _)) = kv_host {
@@ -259,6 +336,8 @@ impl StepWork {
                         kv.per_token * (flow.write_tokens.iter().sum::<u64>() as f64 * count);
                     self.host_reads[tier] += read;
                     self.host_writes[tier] += written;
+                    self.ledger.push((false, tier, read));
+                    self.ledger.push((true, tier, written));
                     host_kv.0 += read + written;
                     host_kv.1 += flops;
                     continue;
@@ -295,6 +374,7 @@ impl StepWork {
             };
             self.compute
                 .push(SimTime::from_seconds(device + overhead + host.time()));
+            self.ledger_span.push((ledger_from, self.ledger.len()));
         }
 
         let head = n - 1;
