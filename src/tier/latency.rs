@@ -1599,7 +1599,7 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
 /// The skewness `E[(X − μ)³] / σ³` of one draw by quadrature of the quantile function between
 /// its possible jumps (as [`numeric_max_moments`]); `None` when the third moment is infinite.
 fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
-    if !d.finite_third_moment() || !(var > 0.0) {
+    if !d.finite_third_moment() || var.is_nan() || var <= 0.0 {
         return None;
     }
     let sd = var.sqrt();
