@@ -4,7 +4,7 @@ use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
 use crate::sim::compute::{self, Class};
 use crate::sim::experts::{ExpertReads, Experts};
-use crate::sim::kv::{KvFlow, KvLayout};
+use crate::sim::kv::KvLayout;
 use crate::sim::machine::Machine;
 use crate::units::{Bytes, Flops, Seconds, SimTime};
 
@@ -102,8 +102,6 @@ pub struct StepWork {
     /// when there is none; layer 0, which also reads the token embedding, is its own). Empty:
     /// not known.
     proto: Vec<usize>,
-    /// The KV flows of the step's groups, layer after layer.
-    flows: Vec<KvFlow>,
     /// The host-tier additions of the layers planned in full, `(written, tier, bytes)`, replayed
     /// in order for their copies so that the totals round exactly as in full; and each layer's
     /// span of them.
@@ -113,9 +111,9 @@ pub struct StepWork {
 
 impl StepWork {
     /// An empty plan for steps on `m`, knowing which of its layers repeat an earlier one: a
-    /// step plans such a layer by copying that layer's demands when their KV flows agree too,
-    /// which is most layers of most models (a model's layers come in a few quantisation mixes).
-    /// Only plan steps on `m` with it.
+    /// step plans such a layer by copying that layer's demands when the KV layout places their
+    /// caches alike too, which is most layers of most models (a model's layers come in a few
+    /// quantisation mixes). Only plan steps on `m` with it.
     pub fn new(m: &Machine) -> Self {
         let t = &m.traffic;
         let same = |a: usize, b: usize| {
@@ -219,18 +217,11 @@ impl StepWork {
 
         // Routing draws experts layer by layer, so a routed step plans every layer in full.
         let reuse = experts.is_none() && self.proto.len() == t.layers.len();
-        let n_groups = groups.len();
-        self.flows.clear();
         self.ledger.clear();
         self.ledger_span.clear();
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
-            self.flows
-                .extend(groups.iter().map(|g| kv.flow(m, l, g.ctx, g.tokens)));
             let p = if reuse { self.proto[l] } else { l };
-            if p < l
-                && kv.host_tier(l) == kv.host_tier(p)
-                && self.flows[l * n_groups..] == self.flows[p * n_groups..(p + 1) * n_groups]
-            {
+            if p < l && kv.same_placement(l, p) {
                 self.reads
                     .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
                 self.writes
@@ -327,7 +318,8 @@ impl StepWork {
                 .host_tier(l)
                 .and_then(|tier| Some((tier, m.system.tiers[tier].compute.as_ref()?)));
             let mut host_kv = (Bytes::ZERO, Flops(0.0));
-            for (g, flow) in groups.iter().zip(&self.flows[l * n_groups..]) {
+            for g in groups {
+                let flow = kv.flow(m, l, g.ctx, g.tokens);
                 let count = f64::from(g.count);
                 let flops = t.attention_flops(l, g.ctx, g.tokens) * count;
                 if let Some((tier, _)) = kv_host {
@@ -456,4 +448,95 @@ fn host_roofline(h: &HostCompute, bytes: Bytes, flops: Flops) -> Seconds {
 /// The roofline: compute and local memory traffic overlap, the slower one sets the time.
 fn roofline(compute: Seconds, memory: Seconds) -> Seconds {
     compute.max(memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::{self, Override};
+    use crate::model::quant::QuantType;
+
+    /// Every demand of a plan, bit for bit.
+    fn demands(w: &StepWork) -> Vec<u64> {
+        let mut out: Vec<u64> = w.compute.iter().map(|t| t.0).collect();
+        out.extend(w.local.iter().map(|b| b.0.to_bits()));
+        for tier in 0..w.tiers() {
+            for l in 0..w.layers() {
+                out.extend([w.read(l, tier).0.to_bits(), w.write(l, tier).0.to_bits()]);
+            }
+            out.extend([
+                w.host_read(tier).0.to_bits(),
+                w.host_write(tier).0.to_bits(),
+            ]);
+        }
+        out
+    }
+
+    /// Copying a layer's demands from an earlier identical one gives exactly what planning it
+    /// in full gives: spilled and window layers, whole-layer spills, KV kept on the host.
+    #[test]
+    fn copied_layers_plan_as_in_full() {
+        let cases: [(&str, &str, &[&str]); 4] = [
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "h100-hbf",
+                &["placement.kv.budget=64MiB"],
+            ),
+            (
+                "gemma-3-270m-q4_k_m",
+                "h100-hbf",
+                &["placement.kv.budget=34MB"],
+            ),
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "h100-hbf",
+                &[
+                    "placement.kv.budget=256MiB",
+                    "placement.kv.policy=whole_layers",
+                ],
+            ),
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "rtx4090",
+                &["placement.llamacpp.n_gpu_layers=20"],
+            ),
+        ];
+        let groups = [
+            Group {
+                ctx: 900,
+                tokens: 1,
+                count: 3,
+            },
+            Group {
+                ctx: 5000,
+                tokens: 1,
+                count: 1,
+            },
+            Group {
+                ctx: 12,
+                tokens: 300,
+                count: 1,
+            },
+        ];
+        for (model, system, sets) in cases {
+            let model = load::model(Some(model), &[]).unwrap();
+            let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+            let system = load::system(Some(system), &sets).unwrap();
+            let m = Machine::new(&model.spec, &system.spec).unwrap();
+            let kv = KvLayout::for_batch(&m, QuantType::F16, QuantType::F16, 8192, 4).unwrap();
+            let mut copying = StepWork::new(&m);
+            assert!(
+                copying.proto.iter().enumerate().any(|(l, &p)| p < l),
+                "{}: no layer repeats another",
+                m.model.name
+            );
+            let mut full = StepWork::default();
+            for n in 1..=groups.len() {
+                let options = KernelOptions::default();
+                copying.plan(&m, &kv, &groups[..n], 2, None, options);
+                full.plan(&m, &kv, &groups[..n], 2, None, options);
+                assert_eq!(demands(&copying), demands(&full), "{}", m.model.name);
+            }
+        }
+    }
 }
