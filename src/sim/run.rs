@@ -258,7 +258,7 @@ impl<'a> Run<'a> {
                         dev.write(now, bytes, &mut self.rng);
                     }
                 }
-                self.totals.local_busy += SimTime::from_seconds(work.local[cur] / self.m.local_bw);
+                self.totals.local_busy += work.local_time[cur];
                 cur += 1;
                 ready = now;
                 started = false;
@@ -347,7 +347,7 @@ impl<'a> Run<'a> {
                     dev.write(now, bytes, &mut self.rng);
                 }
             }
-            self.totals.local_busy += SimTime::from_seconds(work.local[l] / self.m.local_bw);
+            self.totals.local_busy += work.local_time[l];
         }
         now
     }

@@ -92,6 +92,8 @@ pub struct StepWork {
     pub compute: Vec<SimTime>,
     /// Bytes moved in the compute-local tier per layer (reads and writes).
     pub local: Vec<Bytes>,
+    /// Time the local tier's memory stream spends on each layer's bytes.
+    pub local_time: Vec<SimTime>,
     reads: Vec<Bytes>,
     writes: Vec<Bytes>,
     /// Bytes host processors read in place from each tier over the whole step.
@@ -198,6 +200,7 @@ impl StepWork {
         self.tiers = m.system.tiers.len();
         self.compute.clear();
         self.local.clear();
+        self.local_time.clear();
         self.reads.clear();
         self.reads.resize(n * self.tiers, Bytes::ZERO);
         self.writes.clear();
@@ -236,6 +239,7 @@ impl StepWork {
                 }
                 self.ledger_span.push((to, to));
                 self.local.push(self.local[p]);
+                self.local_time.push(self.local_time[p]);
                 self.compute.push(self.compute[p]);
                 continue;
             }
@@ -345,6 +349,8 @@ impl StepWork {
             }
             let local = reads[0] + writes[0];
             self.local.push(local);
+            self.local_time
+                .push(SimTime::from_seconds(local / m.local_bw));
             // llama.cpp runs a layer's graph splits one after another: the host's share adds
             // to the device's rather than overlapping it.
             let device = match &m.kernels {
@@ -384,6 +390,8 @@ impl StepWork {
         }
         let local = self.reads[head * tiers];
         self.local.push(local);
+        self.local_time
+            .push(SimTime::from_seconds(local / m.local_bw));
         let device = match &m.kernels {
             None => roofline(
                 (t.head_flops(outputs) - host.flops) / matmul,

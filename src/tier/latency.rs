@@ -1984,11 +1984,22 @@ impl BodyTable {
     }
 }
 
+/// The standard normal quantile at `u`: from a body table shared by every sampler (built on first
+/// use) where it holds, else exact.
+#[inline]
+fn std_normal(u: f64) -> f64 {
+    static TABLE: OnceLock<BodyTable> = OnceLock::new();
+    TABLE
+        .get_or_init(|| BodyTable::build(ndtri))
+        .get(u)
+        .unwrap_or_else(|| ndtri(u, 1.0 - u))
+}
+
 /// The tables a sampler draws from once it has been asked for single draws, built on first use
 /// (a sampler used only for maxima never pays for them) and shared by the sampler's clones.
 /// Their content is a pure function of the distribution and width, so when and on which thread
 /// they are built does not change a result.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct FastTables {
     /// The quantile of one access.
     quantile: OnceLock<BodyTable>,
@@ -1996,7 +2007,14 @@ struct FastTables {
     spread: OnceLock<BodyTable>,
     /// The skewness of one draw (`None`: infinite), for sums of many.
     skewness: OnceLock<Option<f64>>,
+    /// At index `n` (2 to [`MAX_TABULATED_MAX`]), the quantile of the slowest of `n` draws,
+    /// `Q(u^(1/n))`: an access of a few ios ends with its slowest.
+    maxima: Vec<OnceLock<BodyTable>>,
 }
+
+/// The widest maximum given a table of its own: beyond, the draws are exact (such wide lanes
+/// are rare, and each table costs 64 KiB).
+const MAX_TABULATED_MAX: u64 = 64;
 
 /// Samples a latency for accesses that each occupy `width` units at once and end with the
 /// slowest of them (a page striped over `width` dies, say).
@@ -2063,7 +2081,28 @@ impl LatencySampler {
             unit_var,
             floor,
             residual,
-            fast: Arc::default(),
+            fast: Arc::new(FastTables {
+                quantile: OnceLock::new(),
+                spread: OnceLock::new(),
+                skewness: OnceLock::new(),
+                maxima: (0..=MAX_TABULATED_MAX.min(u64::from(width)))
+                    .map(|_| OnceLock::new())
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The slowest of `n >= 2` draws at `u`, `Q(u^(1/n))`: from its body table where it holds,
+    /// else exact.
+    #[inline]
+    fn draw_max(&self, u: f64, n: u64) -> f64 {
+        let exact = |u: f64| self.kernel.quantile_at_ln_p(u.ln() / n as f64);
+        match self.fast.maxima.get(n as usize) {
+            Some(cell) => cell
+                .get_or_init(|| BodyTable::build(|u, _| exact(u)))
+                .get(u)
+                .unwrap_or_else(|| exact(u)),
+            None => exact(u),
         }
     }
 
@@ -2093,8 +2132,7 @@ impl LatencySampler {
             }
             _ => 0.0,
         };
-        let v = open01(rng);
-        let z = ndtri(v, 1.0 - v);
+        let z = std_normal(open01(rng));
         // Monotone in z for |skew| <= 1/3 over every z a 52-bit uniform reaches (|z| < 8.3).
         let x = z + skew / 6.0 * (z * z - 1.0);
         (n * self.unit_mean + (n * self.unit_var).sqrt() * x).max(n * self.floor)
@@ -2214,7 +2252,7 @@ impl LatencySampler {
             let last = if n == 1 {
                 self.draw(u)
             } else {
-                self.kernel.quantile_at_ln_p(u.ln() / n as f64)
+                self.draw_max(u, n)
             };
             return Seconds(last);
         }
@@ -2707,6 +2745,19 @@ mod tests {
                     "{name}: quantile at {u}: {drawn} vs {exact}"
                 );
                 tabulated += usize::from(s.fast.quantile.get().unwrap().get(u).is_some());
+                for k in [2u64, 7, 16] {
+                    let exact = s.kernel.quantile_at_ln_p(u.ln() / k as f64);
+                    let drawn = s.draw_max(u, k);
+                    assert!(
+                        (drawn - exact).abs() <= 2.0 * BodyTable::TOL * exact.abs(),
+                        "{name}: slowest of {k} at {u}: {drawn} vs {exact}"
+                    );
+                }
+                let (z, exact_z) = (std_normal(u), ndtri(u, 1.0 - u));
+                assert!(
+                    (z - exact_z).abs() <= 2.0 * BodyTable::TOL * exact_z.abs(),
+                    "{u}"
+                );
                 if let Some(r) = &s.residual {
                     let exact = r.quantile_at_ln_p(u.ln() / 16.0) - r.mean;
                     let drawn = s.spread(r, u);
