@@ -168,12 +168,22 @@ impl Device {
                 let per_unit = SimTime(mul_div(transfer.0, rounds, ios));
                 (per_unit, self.hold(ios, latency + per_unit))
             } else {
-                (SimTime(transfer.0 / rounds), self.hold(ios, latency))
+                let per_round = if rounds == 1 {
+                    transfer
+                } else {
+                    SimTime(transfer.0 / rounds)
+                };
+                (per_round, self.hold(ios, latency))
             };
             let (start, _) = self.lanes.reserve(now, hold);
             // Data starts to flow when the first round ends: about one mean latency in, or
             // sooner when the whole access is quicker than that.
-            let first = start + SimTime(latency.0 / rounds).min(self.read_mean);
+            let round = if rounds == 1 {
+                latency
+            } else {
+                SimTime(latency.0 / rounds)
+            };
+            let first = start + round.min(self.read_mean);
             leg(
                 first,
                 ReadLeg {
