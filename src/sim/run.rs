@@ -389,6 +389,7 @@ impl<'a> Run<'a> {
 }
 
 /// The run's device for `tier`, cloned from the machine's idle one on first use.
+#[inline]
 fn device<'d>(m: &Machine, devices: &'d mut [Option<Device>], tier: usize) -> &'d mut Device {
     devices[tier].get_or_insert_with(|| {
         m.idle_device(tier)
