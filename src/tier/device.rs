@@ -156,12 +156,15 @@ impl Device {
         self.stats.bytes_read += bytes;
         self.stats.read_ios += n_ios;
         let (accesses, per, extra) = self.split(n_ios);
+        let link = SimTime::from_seconds(bytes / self.read_bw);
         for i in 0..accesses {
             let ios = per + u64::from(i < extra);
             let rounds = ios.div_ceil(u64::from(self.width));
             let latency = SimTime::from_seconds(self.read.sample_ios(rng, ios));
-            let transfer =
-                SimTime::from_seconds(bytes * (ios as f64 / n_ios as f64) / self.read_bw);
+            // Each access's share of the whole read's link time, split in ticks: the shares
+            // add up to the whole within a tick per access, and no access converts from
+            // seconds again (a conversion costs as much as a latency draw).
+            let transfer = SimTime(mul_div(link.0, ios, n_ios));
             let (tail, hold) = if self.serial {
                 // When slots bind, each unit's chain is latency then its own transfer, round
                 // after round: a unit moves `rounds` ios, not the whole access.
