@@ -1,6 +1,7 @@
 //! Criterion benches of the simulator's hot paths: the event core against a bare binary heap,
 //! one decode step with a spilled KV cache, an MoE decode step with sampled routing and an
-//! expert cache, a batched decode step of 64 sequences, and a whole serving run.
+//! expert cache, a batched decode step of 64 sequences, whole serving runs of 200 and 1,000
+//! requests, and the latency draws of one access.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -164,6 +165,48 @@ fn serve(c: &mut Criterion) {
     g.bench_function("serve_200_requests", |b| {
         b.iter(|| black_box(serving::serve(&m, &spec, black_box(&reqs), 1).unwrap()));
     });
+    // Five times the requests: linear cost takes five times as long (issue 14's bar is
+    // 100,000 requests within 30 s; benches/serve-scaling.sh times the binary up to there).
+    let spec = ServeSpec {
+        requests: 1000,
+        ..ServeSpec::default()
+    };
+    let reqs = serving::requests(&spec, 1, u64::MAX).unwrap();
+    g.bench_function("serve_1000_requests", |b| {
+        b.iter(|| black_box(serving::serve(&m, &spec, black_box(&reqs), 1).unwrap()));
+    });
+    g.finish();
+}
+
+fn latency_sampling(c: &mut Criterion) {
+    // h100-hbf's read latency on its coarse lanes (256 units in 8 lanes of 32): an access of
+    // a few ios ends with the slowest of them; one of many pulls its ios through the lane.
+    use tiersim::tier::latency::{LatencyDist, LatencySampler};
+    use tiersim::units::Seconds;
+    const DRAWS: u64 = 10_000;
+    let d = LatencyDist::Lognormal {
+        median: Seconds::us(4.0),
+        p99: Seconds::us(10.0),
+    };
+    let s = LatencySampler::new(&d, 32);
+    let mut g = c.benchmark_group("latency_sampling");
+    g.throughput(criterion::Throughput::Elements(DRAWS));
+    for (name, ios) in [
+        ("one_io", 1),
+        ("slowest_of_8_ios", 8),
+        ("lane_of_48_ios", 48),
+    ] {
+        g.bench_function(name, |b| {
+            let mut r = rng::stream(1, 0);
+            b.iter(|| {
+                let mut total = 0.0;
+                for _ in 0..DRAWS {
+                    total += s.sample_ios(&mut r, black_box(ios)).0;
+                }
+                black_box(total)
+            });
+        });
+    }
     g.finish();
 }
 
@@ -223,6 +266,7 @@ criterion_group!(
     ceiling_curve,
     moe_decode_step,
     batched_decode_step,
-    serve
+    serve,
+    latency_sampling
 );
 criterion_main!(benches);

@@ -6,6 +6,11 @@
 //! served; a request whose prompt completes in a step gets its first token from that step. A
 //! finished request frees its slot (and its KV) for the next waiting request at once. Weights
 //! are read once per step for the whole batch; KV is read and written per request.
+//!
+//! A slot's share of the KV budget is `budget / max_batch` whatever its size, so the slot size
+//! (`slot_tokens`, the longest request unless given) only bounds what a slot may hold and moves
+//! no request's spill: a run's cost grows with its requests and their tokens, not with the
+//! longest draw (issue 14; `benches/serve-scaling.sh` times 1,000 to 100,000 requests).
 
 pub mod report;
 pub mod spec;

@@ -255,6 +255,14 @@ impl KvLayout {
             .map(|(_, pos)| self.tiers[pos])
     }
 
+    /// Whether layers `a` and `b` keep their KV cache alike (both pinned to the host or
+    /// neither; the same tier under whole-layers), so that two layers of equal traffic have
+    /// equal flows at every context.
+    pub fn same_placement(&self, a: usize, b: usize) -> bool {
+        let pinned = |l: usize| self.pinned.is_some_and(|(below, _)| l < below);
+        pinned(a) == pinned(b) && self.layer_tier.as_ref().is_none_or(|t| t[a] == t[b])
+    }
+
     /// The flow of layer `layer` for one sequence adding `tokens` tokens after `ctx` cached ones.
     pub fn flow(&self, m: &Machine, layer: usize, ctx: u64, tokens: u32) -> KvFlow {
         let mut f = KvFlow::default();

@@ -59,6 +59,8 @@ pub struct Run<'a> {
     totals: RunTotals,
     experts: Option<Experts>,
     options: KernelOptions,
+    /// Read legs of the layer being fetched, `(first round's end, tier, leg)`.
+    legs: Vec<(SimTime, usize, ReadLeg)>,
 }
 
 impl<'a> Run<'a> {
@@ -81,7 +83,7 @@ impl<'a> Run<'a> {
             sched: Scheduler::new(),
             rng,
             now: SimTime::ZERO,
-            work: StepWork::default(),
+            work: StepWork::new(m),
             state: Vec::new(),
             totals: RunTotals {
                 stall: vec![SimTime::ZERO; m.system.tiers.len()],
@@ -91,6 +93,7 @@ impl<'a> Run<'a> {
             },
             experts,
             options: KernelOptions::default(),
+            legs: Vec::new(),
         }
     }
 
@@ -195,6 +198,9 @@ impl<'a> Run<'a> {
         } else {
             0
         };
+        if ahead == 0 {
+            return self.execute_in_order(work, t0, mode == OverlapMode::Stream);
+        }
         let buffer = overlap.buffer;
 
         let mut cur = 0usize;
@@ -252,7 +258,7 @@ impl<'a> Run<'a> {
                         dev.write(now, bytes, &mut self.rng);
                     }
                 }
-                self.totals.local_busy += SimTime::from_seconds(work.local[cur] / self.m.local_bw);
+                self.totals.local_busy += work.local_time[cur];
                 cur += 1;
                 ready = now;
                 started = false;
@@ -284,6 +290,66 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+
+    /// [`Self::execute`] without prefetch: one layer fetches at a time, so its read legs reach
+    /// the links in time order among themselves alone and are served in that order directly,
+    /// and the layer ends when its compute and its fetch both have. The timeline is the one
+    /// the event queue gives, tie for tie (legs in issue order at equal times), without the
+    /// queue: most layers of a serving step fetch nothing, and those that do fetch a few legs.
+    fn execute_in_order(&mut self, work: &StepWork, t0: SimTime, stream: bool) -> SimTime {
+        let mut now = t0;
+        for l in 0..work.layers() {
+            let ready = now;
+            let mut legs = std::mem::take(&mut self.legs);
+            legs.clear();
+            for tier in 1..self.devices.len() {
+                let bytes = work.read(l, tier);
+                if bytes.0 <= 0.0 {
+                    continue;
+                }
+                let dev = device(self.m, &mut self.devices, tier);
+                dev.read(now, bytes, &mut self.rng, |first, leg| {
+                    legs.push((first, tier, leg));
+                });
+            }
+            // Stable: legs due at the same time keep their issue order, as the queue's
+            // sequence numbers keep it.
+            legs.sort_by_key(|&(first, _, _)| first);
+            let (mut fetch_end, mut last_tier) = (now, 0);
+            for &(first, tier, leg) in &legs {
+                let done = device(self.m, &mut self.devices, tier).transfer(first, leg);
+                if done >= fetch_end {
+                    fetch_end = done;
+                    last_tier = tier;
+                }
+            }
+            let fetching = !legs.is_empty();
+            self.legs = legs;
+            let end = if stream {
+                let compute_end = now + work.compute[l];
+                if fetch_end > compute_end {
+                    self.totals.stall[last_tier] += fetch_end.saturating_sub(compute_end);
+                }
+                compute_end.max(fetch_end)
+            } else {
+                let start = if fetching { fetch_end } else { now };
+                if start > ready {
+                    self.totals.stall[last_tier] += start.saturating_sub(ready);
+                }
+                start + work.compute[l]
+            };
+            now = end;
+            for tier in 1..work.tiers() {
+                let bytes = work.write(l, tier);
+                if bytes.0 > 0.0 {
+                    let dev = device(self.m, &mut self.devices, tier);
+                    dev.write(now, bytes, &mut self.rng);
+                }
+            }
+            self.totals.local_busy += work.local_time[l];
+        }
+        now
     }
 
     /// Starts the fetch of layer `l`'s remote bytes at `now`.
@@ -323,6 +389,7 @@ impl<'a> Run<'a> {
 }
 
 /// The run's device for `tier`, cloned from the machine's idle one on first use.
+#[inline]
 fn device<'d>(m: &Machine, devices: &'d mut [Option<Device>], tier: usize) -> &'d mut Device {
     devices[tier].get_or_insert_with(|| {
         m.idle_device(tier)

@@ -92,15 +92,60 @@ pub struct StepWork {
     pub compute: Vec<SimTime>,
     /// Bytes moved in the compute-local tier per layer (reads and writes).
     pub local: Vec<Bytes>,
+    /// Time the local tier's memory stream spends on each layer's bytes.
+    pub local_time: Vec<SimTime>,
     reads: Vec<Bytes>,
     writes: Vec<Bytes>,
     /// Bytes host processors read in place from each tier over the whole step.
     host_reads: Vec<Bytes>,
     /// Bytes host processors write in place to each tier (KV cache they hold).
     host_writes: Vec<Bytes>,
+    /// Per layer, the first layer from 1 on with the same weights, kernels and homes (itself
+    /// when there is none; layer 0, which also reads the token embedding, is its own). Empty:
+    /// not known.
+    proto: Vec<usize>,
+    /// The host-tier additions of the layers planned in full, `(written, tier, bytes)`, replayed
+    /// in order for their copies so that the totals round exactly as in full; and each layer's
+    /// span of them.
+    ledger: Vec<(bool, usize, Bytes)>,
+    ledger_span: Vec<(usize, usize)>,
 }
 
 impl StepWork {
+    /// An empty plan for steps on `m`, knowing which of its layers repeat an earlier one: a
+    /// step plans such a layer by copying that layer's demands when the KV layout places their
+    /// caches alike too, which is most layers of most models (a model's layers come in a few
+    /// quantisation mixes). Only plan steps on `m` with it.
+    pub fn new(m: &Machine) -> Self {
+        let t = &m.traffic;
+        let same = |a: usize, b: usize| {
+            t.layers[a] == t.layers[b]
+                && t.kernels.get(a) == t.kernels.get(b)
+                && m.layers[a] == m.layers[b]
+        };
+        // Scanning the distinct layers only: a model has a few, so this is linear in practice.
+        let mut distinct: Vec<usize> = Vec::new();
+        let proto = (0..t.layers.len())
+            .map(|l| {
+                if l == 0 {
+                    return 0;
+                }
+                distinct
+                    .iter()
+                    .copied()
+                    .find(|&p| same(p, l))
+                    .unwrap_or_else(|| {
+                        distinct.push(l);
+                        l
+                    })
+            })
+            .collect();
+        Self {
+            proto,
+            ..Self::default()
+        }
+    }
+
     /// Layers including the output head.
     pub fn layers(&self) -> usize {
         self.compute.len()
@@ -155,6 +200,7 @@ impl StepWork {
         self.tiers = m.system.tiers.len();
         self.compute.clear();
         self.local.clear();
+        self.local_time.clear();
         self.reads.clear();
         self.reads.resize(n * self.tiers, Bytes::ZERO);
         self.writes.clear();
@@ -172,7 +218,32 @@ impl StepWork {
         let overhead = m.system.compute.layer_overhead;
         let tokens = f64::from(batch);
 
+        // Routing draws experts layer by layer, so a routed step plans every layer in full.
+        let reuse = experts.is_none() && self.proto.len() == t.layers.len();
+        self.ledger.clear();
+        self.ledger_span.clear();
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
+            let p = if reuse { self.proto[l] } else { l };
+            if p < l && kv.same_placement(l, p) {
+                self.reads
+                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
+                self.writes
+                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
+                let (from, to) = self.ledger_span[p];
+                for &(written, tier, bytes) in &self.ledger[from..to] {
+                    if written {
+                        self.host_writes[tier] += bytes;
+                    } else {
+                        self.host_reads[tier] += bytes;
+                    }
+                }
+                self.ledger_span.push((to, to));
+                self.local.push(self.local[p]);
+                self.local_time.push(self.local_time[p]);
+                self.compute.push(self.compute[p]);
+                continue;
+            }
+            let ledger_from = self.ledger.len();
             let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
             let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
             let mut host = HostWork::default();
@@ -186,6 +257,7 @@ impl StepWork {
                     Some(h) => {
                         host.add(h, bytes, Flops(2.0 * params * tokens));
                         self.host_reads[home] += bytes;
+                        self.ledger.push((false, home, bytes));
                     }
                     None => {
                         reads[home] += bytes;
@@ -224,6 +296,7 @@ impl StepWork {
                     };
                     host.add(h, r.home, routed * host_share);
                     self.host_reads[homes.experts] += r.home;
+                    self.ledger.push((false, homes.experts, r.home));
                     if let Some(k) = &m.kernels {
                         let pairs = w.experts_per_token.saturating_mul(batch);
                         device_kernels +=
@@ -259,6 +332,8 @@ impl StepWork {
                         kv.per_token * (flow.write_tokens.iter().sum::<u64>() as f64 * count);
                     self.host_reads[tier] += read;
                     self.host_writes[tier] += written;
+                    self.ledger.push((false, tier, read));
+                    self.ledger.push((true, tier, written));
                     host_kv.0 += read + written;
                     host_kv.1 += flops;
                     continue;
@@ -274,6 +349,8 @@ impl StepWork {
             }
             let local = reads[0] + writes[0];
             self.local.push(local);
+            self.local_time
+                .push(SimTime::from_seconds(local / m.local_bw));
             // llama.cpp runs a layer's graph splits one after another: the host's share adds
             // to the device's rather than overlapping it.
             let device = match &m.kernels {
@@ -295,6 +372,7 @@ impl StepWork {
             };
             self.compute
                 .push(SimTime::from_seconds(device + overhead + host.time()));
+            self.ledger_span.push((ledger_from, self.ledger.len()));
         }
 
         let head = n - 1;
@@ -312,6 +390,8 @@ impl StepWork {
         }
         let local = self.reads[head * tiers];
         self.local.push(local);
+        self.local_time
+            .push(SimTime::from_seconds(local / m.local_bw));
         let device = match &m.kernels {
             None => roofline(
                 (t.head_flops(outputs) - host.flops) / matmul,
@@ -376,4 +456,95 @@ fn host_roofline(h: &HostCompute, bytes: Bytes, flops: Flops) -> Seconds {
 /// The roofline: compute and local memory traffic overlap, the slower one sets the time.
 fn roofline(compute: Seconds, memory: Seconds) -> Seconds {
     compute.max(memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::{self, Override};
+    use crate::model::quant::QuantType;
+
+    /// Every demand of a plan, bit for bit.
+    fn demands(w: &StepWork) -> Vec<u64> {
+        let mut out: Vec<u64> = w.compute.iter().map(|t| t.0).collect();
+        out.extend(w.local.iter().map(|b| b.0.to_bits()));
+        for tier in 0..w.tiers() {
+            for l in 0..w.layers() {
+                out.extend([w.read(l, tier).0.to_bits(), w.write(l, tier).0.to_bits()]);
+            }
+            out.extend([
+                w.host_read(tier).0.to_bits(),
+                w.host_write(tier).0.to_bits(),
+            ]);
+        }
+        out
+    }
+
+    /// Copying a layer's demands from an earlier identical one gives exactly what planning it
+    /// in full gives: spilled and window layers, whole-layer spills, KV kept on the host.
+    #[test]
+    fn copied_layers_plan_as_in_full() {
+        let cases: [(&str, &str, &[&str]); 4] = [
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "h100-hbf",
+                &["placement.kv.budget=64MiB"],
+            ),
+            (
+                "gemma-3-270m-q4_k_m",
+                "h100-hbf",
+                &["placement.kv.budget=34MB"],
+            ),
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "h100-hbf",
+                &[
+                    "placement.kv.budget=256MiB",
+                    "placement.kv.policy=whole_layers",
+                ],
+            ),
+            (
+                "qwen2.5-3b-instruct-q4_k_m",
+                "rtx4090",
+                &["placement.llamacpp.n_gpu_layers=20"],
+            ),
+        ];
+        let groups = [
+            Group {
+                ctx: 900,
+                tokens: 1,
+                count: 3,
+            },
+            Group {
+                ctx: 5000,
+                tokens: 1,
+                count: 1,
+            },
+            Group {
+                ctx: 12,
+                tokens: 300,
+                count: 1,
+            },
+        ];
+        for (model, system, sets) in cases {
+            let model = load::model(Some(model), &[]).unwrap();
+            let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+            let system = load::system(Some(system), &sets).unwrap();
+            let m = Machine::new(&model.spec, &system.spec).unwrap();
+            let kv = KvLayout::for_batch(&m, QuantType::F16, QuantType::F16, 8192, 4).unwrap();
+            let mut copying = StepWork::new(&m);
+            assert!(
+                copying.proto.iter().enumerate().any(|(l, &p)| p < l),
+                "{}: no layer repeats another",
+                m.model.name
+            );
+            let mut full = StepWork::default();
+            for n in 1..=groups.len() {
+                let options = KernelOptions::default();
+                copying.plan(&m, &kv, &groups[..n], 2, None, options);
+                full.plan(&m, &kv, &groups[..n], 2, None, options);
+                assert_eq!(demands(&copying), demands(&full), "{}", m.model.name);
+            }
+        }
+    }
 }

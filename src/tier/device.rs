@@ -135,7 +135,7 @@ impl Device {
         if ios >= width {
             latency
         } else {
-            SimTime((u128::from(latency.0) * u128::from(ios) / u128::from(width)) as u64)
+            SimTime(mul_div(latency.0, ios, width))
         }
     }
 
@@ -156,26 +156,37 @@ impl Device {
         self.stats.bytes_read += bytes;
         self.stats.read_ios += n_ios;
         let (accesses, per, extra) = self.split(n_ios);
+        let link = SimTime::from_seconds(bytes / self.read_bw);
         for i in 0..accesses {
             let ios = per + u64::from(i < extra);
             let rounds = ios.div_ceil(u64::from(self.width));
             let latency = SimTime::from_seconds(self.read.sample_ios(rng, ios));
-            let transfer =
-                SimTime::from_seconds(bytes * (ios as f64 / n_ios as f64) / self.read_bw);
-            let per_round = SimTime(transfer.0 / rounds);
-            // When slots bind, each unit's chain is latency then its own transfer, round after
-            // round: a unit moves `rounds` ios, not the whole access.
-            let per_unit =
-                SimTime((u128::from(transfer.0) * u128::from(rounds) / u128::from(ios)) as u64);
+            // Each access's share of the whole read's link time, split in ticks: the shares
+            // add up to the whole within a tick per access, and no access converts from
+            // seconds again (a conversion costs as much as a latency draw).
+            let transfer = SimTime(mul_div(link.0, ios, n_ios));
             let (tail, hold) = if self.serial {
+                // When slots bind, each unit's chain is latency then its own transfer, round
+                // after round: a unit moves `rounds` ios, not the whole access.
+                let per_unit = SimTime(mul_div(transfer.0, rounds, ios));
                 (per_unit, self.hold(ios, latency + per_unit))
             } else {
+                let per_round = if rounds == 1 {
+                    transfer
+                } else {
+                    SimTime(transfer.0 / rounds)
+                };
                 (per_round, self.hold(ios, latency))
             };
             let (start, _) = self.lanes.reserve(now, hold);
             // Data starts to flow when the first round ends: about one mean latency in, or
             // sooner when the whole access is quicker than that.
-            let first = start + SimTime(latency.0 / rounds).min(self.read_mean);
+            let round = if rounds == 1 {
+                latency
+            } else {
+                SimTime(latency.0 / rounds)
+            };
+            let first = start + round.min(self.read_mean);
             leg(
                 first,
                 ReadLeg {
@@ -234,5 +245,15 @@ impl Device {
     /// Lane-time used, summed over lanes, and the number of lanes.
     pub fn lane_busy(&self) -> (SimTime, usize) {
         (self.lanes.busy_time(), self.lanes.size())
+    }
+}
+
+/// `a · b / c` rounded down, for `b <= c`: in 64 bits when the product fits (a 128-bit division
+/// costs several times a 64-bit one on the sampling hot path), else in 128.
+#[inline]
+fn mul_div(a: u64, b: u64, c: u64) -> u64 {
+    match a.checked_mul(b) {
+        Some(p) => p / c,
+        None => (u128::from(a) * u128::from(b) / u128::from(c)) as u64,
     }
 }

@@ -12,6 +12,7 @@
 
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, LN_2, PI};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use rand::Rng;
 use serde::de::{self, MapAccess, Visitor};
@@ -30,6 +31,19 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// Rounds up to this many are summed from exact draws; beyond it the central limit theorem is
 /// accurate enough for a sum of maxima, and one draw replaces `rounds` of them.
 const EXACT_ROUNDS: u64 = 16;
+
+/// Sums of up to this many single draws are drawn term by term. Beyond, one normal variate
+/// corrected for the sum's skewness (Cornish–Fisher) stands in for them when that skewness is
+/// at most [`MAX_SUM_SKEW`]: its neglected terms then move the sum's p99 by under 0.05 of its
+/// standard deviation.
+const EXACT_TERMS: u64 = 16;
+
+/// Sums more skewed than this (rare long stalls) are drawn term by term up to
+/// [`EXACT_SKEWED_TERMS`] terms, and as an uncorrected normal variate beyond.
+const MAX_SUM_SKEW: f64 = 1.0 / 3.0;
+
+/// See [`MAX_SUM_SKEW`].
+const EXACT_SKEWED_TERMS: u64 = 64;
 
 /// A latency distribution as written in YAML (every time value carries a unit).
 ///
@@ -1261,6 +1275,14 @@ impl Prepared {
         }
     }
 
+    fn finite_third_moment(&self) -> bool {
+        match self {
+            Self::Pareto { shape, .. } => *shape > 3.0,
+            Self::Mixture { parts, .. } => parts.iter().all(Self::finite_third_moment),
+            _ => true,
+        }
+    }
+
     /// Latencies where the quantile function may jump or bend: atoms, support ends and
     /// empirical knots. Integrating between them keeps every piece smooth.
     fn special_points(&self, out: &mut Vec<f64>) {
@@ -1574,6 +1596,41 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
     (c + m1, (m2 - m1 * m1).max(0.0))
 }
 
+/// The skewness `E[(X − μ)³] / σ³` of one draw by quadrature of the quantile function between
+/// its possible jumps (as [`numeric_max_moments`]); `None` when the third moment is infinite.
+fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
+    if !d.finite_third_moment() || var.is_nan() || var <= 0.0 {
+        return None;
+    }
+    let sd = var.sqrt();
+    let mut xs = Vec::new();
+    d.special_points(&mut xs);
+    let mut breaks = vec![0.0, 1.0];
+    for x in xs {
+        breaks.push(d.cdf_left(x));
+        breaks.push(d.cdf(x).0);
+    }
+    breaks.retain(|p| (0.0..=1.0).contains(p));
+    breaks.sort_by(f64::total_cmp);
+    breaks.dedup();
+    let mut m3 = 0.0;
+    for w in breaks.windows(2) {
+        let ends_at_one = w[1] >= 1.0;
+        let (i3, _) = tanh_sinh2(w[0], w[1], 1.0, |p, d_hi| {
+            // Near p = 1 the distance to the end is q exactly; 1 - p would round it.
+            let q = if ends_at_one && d_hi < 0.25 {
+                d_hi
+            } else {
+                1.0 - p
+            };
+            let z = (d.quantile(p, q) - mean) / sd;
+            (z * z * z, 0.0)
+        });
+        m3 += i3;
+    }
+    m3.is_finite().then_some(m3)
+}
+
 /// `∫_a^b` of two integrands at once by tanh-sinh quadrature, halving the step until both
 /// agree to about 1e-11. `f(x, b - x)` gets the distance to the upper end exactly.
 fn tanh_sinh2(a: f64, b: f64, scale: f64, mut f: impl FnMut(f64, f64) -> (f64, f64)) -> (f64, f64) {
@@ -1866,6 +1923,115 @@ impl ResidualTable {
     }
 }
 
+/// A function of a uniform variate tabulated over the body of the unit interval, so that a draw
+/// there costs an index and a few multiply-adds instead of a normal quantile, a logarithm and an
+/// exponential.
+///
+/// Knots are uniform in `u` over `[LO, HI]` (one more on each side), and a cell is interpolated
+/// by the cubic through its four nearest knots (Catmull–Rom): its error falls with the cube of
+/// the spacing, so 1,024 cells (8 KiB, which stays in cache beside the sampler's other tables)
+/// do better than linear interpolation on 16 times as many. A cell whose interpolation misses
+/// the function by more than [`Self::TOL`] (relative) at an eighth point — near a kink of an
+/// empirical table or a mixture's steep step — is drawn from the function itself, as are the
+/// tails outside the grid, where quantile functions curve too fast for a uniform grid. Tests
+/// check every table against its function on a grid 100 times finer.
+#[derive(Debug, Clone)]
+struct BodyTable {
+    /// The function at `LO + (j − 1) / SCALE` for `j` in `0..=CELLS + 2`.
+    knots: Vec<f64>,
+    /// Cells left to the function.
+    exact: Vec<bool>,
+}
+
+impl BodyTable {
+    const LO: f64 = 1.0 / 64.0;
+    const HI: f64 = 63.0 / 64.0;
+    const CELLS: usize = 1024;
+    /// Relative error allowed at a cell's eighth points: the mixtures' quantile table's.
+    const TOL: f64 = 1e-5;
+    const SCALE: f64 = Self::CELLS as f64 / (Self::HI - Self::LO);
+
+    /// Tabulates `f(u, 1 - u)`; costs `8 × CELLS + 3` evaluations.
+    fn build(f: impl Fn(f64, f64) -> f64) -> Self {
+        let at = |x: f64| {
+            let u = Self::LO + x / Self::SCALE;
+            f(u, 1.0 - u)
+        };
+        let knots: Vec<f64> = (0..Self::CELLS + 3).map(|j| at(j as f64 - 1.0)).collect();
+        let mut table = Self {
+            knots,
+            exact: vec![false; Self::CELLS],
+        };
+        for i in 0..Self::CELLS {
+            table.exact[i] = (1..8).any(|eighth| {
+                let t = f64::from(eighth) / 8.0;
+                let want = at(i as f64 + t);
+                let got = table.interpolate(i, t);
+                let err = (got - want).abs();
+                err.is_nan() || err > Self::TOL * want.abs().max(got.abs())
+            });
+        }
+        table
+    }
+
+    /// The cubic of cell `i` at `t` in `[0, 1)`.
+    #[inline]
+    fn interpolate(&self, i: usize, t: f64) -> f64 {
+        let k = &self.knots[i..i + 4];
+        let (p0, p1, p2, p3) = (k[0], k[1], k[2], k[3]);
+        p1 + 0.5
+            * t
+            * (p2 - p0
+                + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0)))
+    }
+
+    /// The tabulated value at `u`, or `None` outside the grid or in a cell left to the function.
+    #[inline]
+    fn get(&self, u: f64) -> Option<f64> {
+        let x = (u - Self::LO) * Self::SCALE;
+        if !(x >= 0.0 && u < Self::HI) {
+            return None;
+        }
+        let i = x as usize;
+        if *self.exact.get(i)? {
+            return None;
+        }
+        Some(self.interpolate(i, x - i as f64))
+    }
+}
+
+/// The standard normal quantile at `u`: from a body table shared by every sampler (built on first
+/// use) where it holds, else exact.
+#[inline]
+fn std_normal(u: f64) -> f64 {
+    static TABLE: OnceLock<BodyTable> = OnceLock::new();
+    TABLE
+        .get_or_init(|| BodyTable::build(ndtri))
+        .get(u)
+        .unwrap_or_else(|| ndtri(u, 1.0 - u))
+}
+
+/// The tables a sampler draws from once it has been asked for single draws, built on first use
+/// (a sampler used only for maxima never pays for them) and shared by the sampler's clones.
+/// Their content is a pure function of the distribution and width, so when and on which thread
+/// they are built does not change a result.
+#[derive(Debug)]
+struct FastTables {
+    /// The quantile of one access.
+    quantile: OnceLock<BodyTable>,
+    /// The residual spread `R⁻¹(u^(1/width)) − E[R]` of the pulling model.
+    spread: OnceLock<BodyTable>,
+    /// The skewness of one draw (`None`: infinite), for sums of many.
+    skewness: OnceLock<Option<f64>>,
+    /// At index `n` (2 to [`MAX_TABULATED_MAX`]), the quantile of the slowest of `n` draws,
+    /// `Q(u^(1/n))`: an access of a few ios ends with its slowest.
+    maxima: Vec<OnceLock<BodyTable>>,
+}
+
+/// The widest maximum given a table of its own: beyond, the draws are exact (such wide lanes
+/// are rare, and each table costs 8 KiB).
+const MAX_TABULATED_MAX: u64 = 64;
+
 /// Samples a latency for accesses that each occupy `width` units at once and end with the
 /// slowest of them (a page striped over `width` dies, say).
 ///
@@ -1875,7 +2041,10 @@ impl ResidualTable {
 /// variance is infinite) or one. A fixed latency consumes none. Families are sampled from their
 /// exact quantile functions; mixtures from a tabulated quantile function (see
 /// `QuantileTable`: linear interpolation within 1e-5 relative), as their exact quantile needs
-/// a root search per draw.
+/// a root search per draw. Single draws, which a large fetch makes by the thousand, come from a
+/// `BodyTable` of that quantile between the 1/64 and 63/64 quantiles (within about 1e-5
+/// relative of it) and from the quantile itself in the tails, where the long latencies are; so
+/// do the slowest of a few draws and the normal variates of long sums.
 #[derive(Debug, Clone)]
 pub struct LatencySampler {
     dist: LatencyDist,
@@ -1886,8 +2055,10 @@ pub struct LatencySampler {
     max_var: f64,
     unit_mean: f64,
     unit_var: f64,
+    unit_sd: f64,
     floor: f64,
     residual: Option<ResidualTable>,
+    fast: Arc<FastTables>,
 }
 
 impl LatencySampler {
@@ -1926,9 +2097,85 @@ impl LatencySampler {
             max_var,
             unit_mean,
             unit_var,
+            unit_sd: unit_var.sqrt(),
             floor,
             residual,
+            fast: Arc::new(FastTables {
+                quantile: OnceLock::new(),
+                spread: OnceLock::new(),
+                skewness: OnceLock::new(),
+                maxima: (0..=MAX_TABULATED_MAX.min(u64::from(width)))
+                    .map(|_| OnceLock::new())
+                    .collect(),
+            }),
         }
+    }
+
+    /// The slowest of `n >= 2` draws at `u`, `Q(u^(1/n))`: from its body table where it holds,
+    /// else exact.
+    #[inline]
+    fn draw_max(&self, u: f64, n: u64) -> f64 {
+        let exact = |u: f64| self.kernel.quantile_at_ln_p(u.ln() / n as f64);
+        match self.fast.maxima.get(n as usize) {
+            Some(cell) => cell
+                .get_or_init(|| BodyTable::build(|u, _| exact(u)))
+                .get(u)
+                .unwrap_or_else(|| exact(u)),
+            None => exact(u),
+        }
+    }
+
+    /// The quantile of one access at `u`: from the body table where it holds, else exact.
+    #[inline]
+    fn draw(&self, u: f64) -> f64 {
+        let table = self
+            .fast
+            .quantile
+            .get_or_init(|| BodyTable::build(|p, q| self.kernel.quantile(p, q)));
+        table
+            .get(u)
+            .unwrap_or_else(|| self.kernel.quantile(u, 1.0 - u))
+    }
+
+    /// The sum of `terms` single draws: term by term up to [`EXACT_TERMS`], else one normal
+    /// variate with the sum's skewness (see [`MAX_SUM_SKEW`]).
+    fn sample_sum(&self, rng: &mut SimRng, terms: u64) -> f64 {
+        if terms <= EXACT_TERMS || !self.unit_var.is_finite() {
+            return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
+        }
+        let n = terms as f64;
+        let root_n = n.sqrt();
+        let skew = match self.unit_skewness().map(|g| g / root_n) {
+            Some(g) if g.abs() <= MAX_SUM_SKEW => g,
+            _ if terms <= EXACT_SKEWED_TERMS => {
+                return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
+            }
+            _ => 0.0,
+        };
+        let z = std_normal(open01(rng));
+        // Monotone in z for |skew| <= 1/3 over every z a 52-bit uniform reaches (|z| < 8.3).
+        let x = z + skew / 6.0 * (z * z - 1.0);
+        (n * self.unit_mean + root_n * self.unit_sd * x).max(n * self.floor)
+    }
+
+    /// The skewness of one draw, computed on first use; `None` when infinite.
+    fn unit_skewness(&self) -> Option<f64> {
+        *self
+            .fast
+            .skewness
+            .get_or_init(|| skewness(&Prepared::new(&self.dist), self.unit_mean, self.unit_var))
+    }
+
+    /// The residual spread at `u` for the pulling model: the slowest of `width` residual lives
+    /// less their mean.
+    #[inline]
+    fn spread(&self, r: &ResidualTable, u: f64) -> f64 {
+        let exact = |u: f64| r.quantile_at_ln_p(u.ln() * self.inv_width) - r.mean;
+        let table = self
+            .fast
+            .spread
+            .get_or_init(|| BodyTable::build(|u, _| exact(u)));
+        table.get(u).unwrap_or_else(|| exact(u))
     }
 
     /// The distribution of one access.
@@ -1955,8 +2202,7 @@ impl LatencySampler {
         if let Kernel::Fixed(v) = self.kernel {
             return Seconds(v);
         }
-        let u = open01(rng);
-        Seconds(self.kernel.quantile(u, 1.0 - u))
+        Seconds(self.draw(open01(rng)))
     }
 
     /// The slowest of `width` iid accesses, drawn exactly in O(1) as `Q(U^(1/width))`.
@@ -1967,7 +2213,7 @@ impl LatencySampler {
         }
         let u = open01(rng);
         if self.width == 1 {
-            return Seconds(self.kernel.quantile(u, 1.0 - u));
+            return Seconds(self.draw(u));
         }
         // p = u^(1/width) sits near 1; it is passed as its logarithm, from which the kernels
         // get q = 1 - p (or ln q) without the rounding that 1 - p would cause.
@@ -2009,7 +2255,9 @@ impl LatencySampler {
     /// The residual life is size-biased — a unit is more likely caught in a long access — which
     /// is how a 0.1 % chance of a 2 ms stall comes to delay most large fetches. Exact for a
     /// fixed latency (`⌈ios / width⌉ × value`, the units move in lock step); the sum is drawn
-    /// exactly up to 64 terms and as one normal variate beyond. With an infinite variance
+    /// exactly up to 16 terms and beyond as one normal variate with the sum's skewness added
+    /// (Cornish–Fisher), unless that skewness exceeds 1/3 (rare long stalls): then exactly up
+    /// to 64 terms and as a plain normal variate beyond. With an infinite variance
     /// (Pareto shape ≤ 2) the residual life has no mean, and the last round is taken as the
     /// slowest of `width` draws instead.
     #[inline]
@@ -2022,25 +2270,16 @@ impl LatencySampler {
         if ios <= width {
             let n = ios.max(1);
             let last = if n == 1 {
-                self.kernel.quantile(u, 1.0 - u)
+                self.draw(u)
             } else {
-                self.kernel.quantile_at_ln_p(u.ln() / n as f64)
+                self.draw_max(u, n)
             };
             return Seconds(last);
         }
-        let sum = |terms: u64, rng: &mut SimRng| {
-            if terms <= 64 || !self.unit_var.is_finite() {
-                (0..terms).map(|_| self.sample(rng).0).sum::<f64>()
-            } else {
-                let n = terms as f64;
-                let v = open01(rng);
-                let z = ndtri(v, 1.0 - v);
-                (n * self.unit_mean + (n * self.unit_var).sqrt() * z).max(n * self.floor)
-            }
-        };
+        let sum = |terms: u64, rng: &mut SimRng| self.sample_sum(rng, terms);
         match &self.residual {
             Some(r) => {
-                let spread = r.quantile_at_ln_p(u.ln() * self.inv_width) - r.mean;
+                let spread = self.spread(r, u);
                 let balanced = sum(ios, rng) * self.inv_width;
                 Seconds((balanced + spread).max(ios.div_ceil(width) as f64 * self.floor))
             }
@@ -2506,6 +2745,128 @@ mod tests {
         let err = err * 95.0 / f64::from(n);
         assert!(err < 1e-5 * mean, "integrated error {err} vs mean {mean}");
         assert!(worst_smooth < 2e-5, "worst relative error {worst_smooth}");
+    }
+
+    #[test]
+    fn body_tables_track_what_they_replace() {
+        let n = 100_000;
+        for (name, d) in families()
+            .into_iter()
+            .chain([("tail mixture", tail_mixture())])
+        {
+            let s = LatencySampler::new(&d, 16);
+            let mut tabulated = 0;
+            for i in 0..n {
+                let u = (f64::from(i) + 0.5) / f64::from(n);
+                let exact = s.kernel.quantile(u, 1.0 - u);
+                let drawn = s.draw(u);
+                assert!(
+                    (drawn - exact).abs() <= 2.0 * BodyTable::TOL * exact.abs(),
+                    "{name}: quantile at {u}: {drawn} vs {exact}"
+                );
+                tabulated += usize::from(s.fast.quantile.get().unwrap().get(u).is_some());
+                for k in [2u64, 7, 16] {
+                    let exact = s.kernel.quantile_at_ln_p(u.ln() / k as f64);
+                    let drawn = s.draw_max(u, k);
+                    assert!(
+                        (drawn - exact).abs() <= 2.0 * BodyTable::TOL * exact.abs(),
+                        "{name}: slowest of {k} at {u}: {drawn} vs {exact}"
+                    );
+                }
+                let (z, exact_z) = (std_normal(u), ndtri(u, 1.0 - u));
+                assert!(
+                    (z - exact_z).abs() <= 2.0 * BodyTable::TOL * exact_z.abs(),
+                    "{u}"
+                );
+                if let Some(r) = &s.residual {
+                    let exact = r.quantile_at_ln_p(u.ln() / 16.0) - r.mean;
+                    let drawn = s.spread(r, u);
+                    assert!(
+                        (drawn - exact).abs() <= 2.0 * BodyTable::TOL * exact.abs(),
+                        "{name}: spread at {u}: {drawn} vs {exact}"
+                    );
+                }
+            }
+            // The table is used: all of the body but a few cells, or none at all for a fixed
+            // latency (which never reaches it).
+            let body = (BodyTable::HI - BodyTable::LO) * f64::from(n);
+            assert!(
+                name == "fixed" || tabulated as f64 > 0.95 * body,
+                "{name}: {tabulated} of {n} draws tabulated"
+            );
+        }
+    }
+
+    #[test]
+    fn skewness_matches_closed_forms() {
+        let s2 = ((10.0f64 / 4.0).ln() / Z_99).powi(2);
+        let cases = [
+            (
+                lognormal(4.0, 10.0),
+                (s2.exp() + 2.0) * (s2.exp() - 1.0).sqrt(),
+            ),
+            (
+                LatencyDist::Exponential {
+                    mean: us(10.0),
+                    offset: us(2.0),
+                },
+                2.0,
+            ),
+            (
+                LatencyDist::Uniform {
+                    min: us(1.0),
+                    max: us(3.0),
+                },
+                0.0,
+            ),
+            (
+                LatencyDist::Pareto {
+                    scale: us(4.0),
+                    shape: 4.0,
+                },
+                // 2(1 + a)/(a − 3) · √((a − 2)/a) for shape a = 4.
+                10.0 * 0.5f64.sqrt(),
+            ),
+        ];
+        for (d, want) in cases {
+            let p = Prepared::new(&d);
+            let (mean, var) = max_moments(&p, 1);
+            let got = skewness(&p, mean, var).unwrap();
+            assert_abs_diff_eq!(got, want, epsilon = 2e-3 * want.abs().max(1.0));
+        }
+        let heavy = Prepared::new(&LatencyDist::Pareto {
+            scale: us(4.0),
+            shape: 3.0,
+        });
+        assert_eq!(skewness(&heavy, 6e-6, 1.0), None);
+    }
+
+    /// The skew-corrected normal stands in for sums of 17 to 64 draws: its percentiles match
+    /// those of exact sums within 0.3 %, where a plain normal misses the p99 of 17 by over 1 %.
+    #[test]
+    fn sums_of_many_draws_keep_their_skew() {
+        let d = lognormal(4.0, 10.0);
+        let s = LatencySampler::new(&d, 1);
+        let n = 100_000;
+        let at = |xs: &[f64], q: f64| xs[(q * f64::from(n)) as usize];
+        for terms in [17u64, 40, 64] {
+            let mut r = rng();
+            let mut exact: Vec<f64> = (0..n)
+                .map(|_| (0..terms).map(|_| s.sample(&mut r).0).sum())
+                .collect();
+            let mut drawn: Vec<f64> = (0..n).map(|_| s.sample_sum(&mut r, terms)).collect();
+            exact.sort_by(f64::total_cmp);
+            drawn.sort_by(f64::total_cmp);
+            for q in [0.01, 0.5, 0.99] {
+                assert_relative_eq!(at(&drawn, q), at(&exact, q), max_relative = 3e-3);
+            }
+            if terms == 17 {
+                let k = terms as f64;
+                let plain = k * s.unit_mean + (k * s.unit_var).sqrt() * Z_99;
+                let p99 = at(&exact, 0.99);
+                assert!((plain - p99).abs() > 1e-2 * p99, "{plain} vs {p99}");
+            }
+        }
     }
 
     #[test]
