@@ -701,11 +701,18 @@ impl SimTime {
     /// The nearest simulated time to a duration (saturating; negative durations become zero).
     #[inline]
     pub fn from_seconds(s: Seconds) -> Self {
-        let ticks = (s.0 * Self::PER_SECOND).round();
+        /// From here up every f64 is a whole number: nothing to round.
+        const WHOLE: f64 = 4_503_599_627_370_496.0; // 2^52
+        let ticks = s.0 * Self::PER_SECOND;
+        // Rounding half up by adding a half and truncating: `f64::round` is a libm call on the
+        // baseline x86-64 target, and this conversion runs for every simulated access. Below
+        // 2^52 the sum is exact enough to round as `round` does; above, the value is whole.
         // NaN compares false both ways and falls through to the saturated end: an undefined
         // duration must not pass for zero.
-        if ticks <= 0.0 {
+        if ticks < 0.5 {
             Self(0)
+        } else if ticks < WHOLE {
+            Self((ticks + 0.5) as u64)
         } else if ticks < u64::MAX as f64 {
             Self(ticks as u64)
         } else {
@@ -890,6 +897,23 @@ mod tests {
         assert_eq!(r.0, 1e9);
         assert_eq!(SimTime::from_seconds(Seconds::us(4.0)).0, 4_000_000);
         assert_eq!(SimTime::from_seconds(Seconds(-1.0)).0, 0);
+    }
+
+    #[test]
+    fn conversion_rounds_as_f64_round_does() {
+        let mut x = 1e-13_f64;
+        while x < 1e7 {
+            for t in [
+                x,
+                x * 1.000_000_1,
+                x * 0.999_999_9,
+                (x * 1e12).floor() / 1e12 + 0.5e-12,
+            ] {
+                let want = (t * SimTime::PER_SECOND).round() as u64;
+                assert_eq!(SimTime::from_seconds(Seconds(t)).0, want, "{t}");
+            }
+            x *= 1.37;
+        }
     }
 
     #[test]
