@@ -1560,16 +1560,7 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
     let kf = f64::from(k);
     let inv_k = 1.0 / kf;
     let c = max_median(d, k);
-    let mut xs = Vec::new();
-    d.special_points(&mut xs);
-    let mut breaks = vec![0.0, 1.0];
-    for x in xs {
-        breaks.push(d.cdf_left(x));
-        breaks.push(d.cdf(x).0);
-    }
-    breaks.retain(|p| (0.0..=1.0).contains(p));
-    breaks.sort_by(f64::total_cmp);
-    breaks.dedup();
+    let breaks = jump_breaks(d);
     let (mut m1, mut m2) = (0.0, 0.0);
     for w in breaks.windows(2) {
         let (va, vb) = (w[0].powf(kf), w[1].powf(kf));
@@ -1596,13 +1587,9 @@ fn numeric_max_moments(d: &Prepared, k: u32) -> (f64, f64) {
     (c + m1, (m2 - m1 * m1).max(0.0))
 }
 
-/// The skewness `E[(X − μ)³] / σ³` of one draw by quadrature of the quantile function between
-/// its possible jumps (as [`numeric_max_moments`]); `None` when the third moment is infinite.
-fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
-    if !d.finite_third_moment() || var.is_nan() || var <= 0.0 {
-        return None;
-    }
-    let sd = var.sqrt();
+/// The probabilities where `d`'s quantile function may jump (atoms and gaps of mixtures), with
+/// 0 and 1, sorted and distinct: the pieces a quadrature of the quantile integrates apart.
+fn jump_breaks(d: &Prepared) -> Vec<f64> {
     let mut xs = Vec::new();
     d.special_points(&mut xs);
     let mut breaks = vec![0.0, 1.0];
@@ -1613,6 +1600,17 @@ fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
     breaks.retain(|p| (0.0..=1.0).contains(p));
     breaks.sort_by(f64::total_cmp);
     breaks.dedup();
+    breaks
+}
+
+/// The skewness `E[(X − μ)³] / σ³` of one draw by quadrature of the quantile function between
+/// its possible jumps (as [`numeric_max_moments`]); `None` when the third moment is infinite.
+fn skewness(d: &Prepared, mean: f64, var: f64) -> Option<f64> {
+    if !d.finite_third_moment() || var.is_nan() || var <= 0.0 {
+        return None;
+    }
+    let sd = var.sqrt();
+    let breaks = jump_breaks(d);
     let mut m3 = 0.0;
     for w in breaks.windows(2) {
         let ends_at_one = w[1] >= 1.0;
