@@ -356,6 +356,9 @@ fn draw(root: &Root, c: &LineChart, plan: &Plan) -> Result<(), String> {
     let runs = runs_of(c, frame);
     for (i, (series_runs, s)) in runs.iter().zip(&c.series).enumerate() {
         let style = PALETTE[colour_of(s, i) % PALETTE.len()].stroke_width(2);
+        if s.line == LineStyle::Markers {
+            continue;
+        }
         for run in series_runs.iter().filter(|r| r.len() > 1) {
             let pts = run.iter().copied();
             match s.line.pattern() {
@@ -568,6 +571,7 @@ fn draw_entry(root: &Root, s: &Series, i: usize, x0: i32, cy: i32) -> Result<(),
     let color = PALETTE[k % PALETTE.len()];
     let x1 = x0 + LEGEND_SAMPLE as i32;
     match s.line.pattern() {
+        None if s.line == LineStyle::Markers => {}
         None => root
             .draw(&PathElement::new(
                 vec![(x0, cy), (x1, cy)],
@@ -677,6 +681,39 @@ mod tests {
             references: vec![Reference::new("all-HBM baseline", 71.2)],
             gaps: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn markers_alone_draw_no_line_between_categories() {
+        let chart = |line: LineStyle| LineChart {
+            title: "Least read bandwidth per reading".into(),
+            subtitle: None,
+            x: Axis::new(
+                "HBF reading",
+                Unit::Category(vec!["alpha".into(), "beta".into(), "gamma".into()]),
+            ),
+            y: Axis::new("least read bandwidth", Unit::BytesPerSec),
+            series: vec![
+                Series::new("target", vec![(0.0, 3e11), (1.0, 4e11), (2.0, 3.5e11)])
+                    .styled(0, line),
+            ],
+            references: Vec::new(),
+            gaps: Vec::new(),
+            notes: Vec::new(),
+        };
+        let lines = |svg: &str| svg.matches("<polyline").count();
+        let (markers, solid) = (
+            line_svg(&chart(LineStyle::Markers)),
+            line_svg(&chart(LineStyle::Solid)),
+        );
+        assert_well_formed(&markers);
+        assert!(
+            lines(&solid) > lines(&markers),
+            "the solid chart draws its line"
+        );
+        for tick in ["alpha", "beta", "gamma"] {
+            assert!(markers.contains(tick), "category tick {tick}");
         }
     }
 

@@ -55,6 +55,9 @@ pub enum LineStyle {
     Dotted,
     /// Long and short dashes in turn.
     DashDot,
+    /// Markers alone, no line: values at named categories, which no line may suggest are
+    /// ordered or interpolable.
+    Markers,
 }
 
 impl LineStyle {
@@ -73,6 +76,7 @@ impl LineStyle {
             LineStyle::Dashed => Some((9, 5)),
             LineStyle::Dotted => Some((2, 4)),
             LineStyle::DashDot => Some((12, 4)),
+            LineStyle::Markers => None,
         }
     }
 }

@@ -205,10 +205,14 @@ pub fn requirement_svg(p: &Prepared, rows: &[RequirementRow]) -> Option<String> 
         let line = others_seen.iter().position(|o| *o == others).unwrap_or(0);
         match series.iter_mut().find(|s| s.label == label) {
             Some(s) => s.points.push((xv, yv)),
-            None => series.push(
-                Series::new(label, vec![(xv, yv)])
-                    .styled(colour, LineStyle::ALL[line % LineStyle::ALL.len()]),
-            ),
+            None => series.push(Series::new(label, vec![(xv, yv)]).styled(
+                colour,
+                if categories.is_some() {
+                    LineStyle::Markers
+                } else {
+                    LineStyle::ALL[line % LineStyle::ALL.len()]
+                },
+            )),
         }
     }
     for s in &mut series {
