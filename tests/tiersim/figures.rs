@@ -122,12 +122,14 @@ fn the_default_sweep_draws_figures_in_plain_words_with_units() {
     }
     // One colour per reading: with no other axis, colour tells the systems apart.
     let tg_svg = &figures[3].1;
+    // Curves and legend samples are the 2 px strokes; greys (axes, baseline) are not curves.
     let colours: std::collections::BTreeSet<&str> = tg_svg
         .split("stroke=\"")
         .skip(1)
-        .filter_map(|t| t.split('"').next())
+        .filter_map(|t| t.split_once("\" stroke-width=\"2\"").map(|(c, _)| c))
+        .filter(|c| !(c.len() == 7 && c[1..3] == c[3..5] && c[3..5] == c[5..7]))
         .collect();
-    assert!(colours.len() >= 6, "{colours:?}");
+    assert_eq!(colours.len(), 6, "five readings and the SSD: {colours:?}");
 
     let req = text("hbf-min-read-bw.require.svg");
     for want in [

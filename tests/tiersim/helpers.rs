@@ -187,3 +187,19 @@ pub fn csv_row(text: &str) -> HashMap<String, String> {
     assert_eq!(rows.len(), 1, "one row: {text}");
     rows.pop().unwrap()
 }
+
+/// Runs `tiersim sweep merge` over the `n` shard files `STEM.shard-i-of-n.csv` in `dir` into
+/// `out`.
+pub fn merge_shards(dir: &std::path::Path, stem: &str, n: usize, out: &std::path::Path) {
+    let inputs: Vec<String> = (0..n)
+        .map(|i| {
+            dir.join(format!("{stem}.shard-{i}-of-{n}.csv"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["sweep", "merge"];
+    args.extend(inputs.iter().map(String::as_str));
+    args.extend(["--out", out.to_str().unwrap()]);
+    stdout(&args);
+}

@@ -623,18 +623,7 @@ fn sweeps_are_byte_identical_across_threads_shards_and_resume() {
         sweep_to(&shards, &["--shard", &format!("{i}/3")]);
     }
     let merged = shards.join("merged.csv");
-    let inputs: Vec<String> = (0..3)
-        .map(|i| {
-            shards
-                .join(format!("small.shard-{i}-of-3.csv"))
-                .display()
-                .to_string()
-        })
-        .collect();
-    let mut args = vec!["sweep", "merge"];
-    args.extend(inputs.iter().map(String::as_str));
-    args.extend(["--out", merged.to_str().unwrap()]);
-    stdout(&args);
+    merge_shards(&shards, "small", 3, &merged);
     assert_eq!(std::fs::read(&merged).unwrap(), reference);
 
     // An interrupted run: the CSV stops inside point 5 and point 9 finished early (journal).

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::helpers::{fails_with, scratch, stdout};
+use crate::helpers::{fails_with, merge_shards, scratch, stdout};
 use tiersim::sweep::shard::slurm;
 
 /// The checked-in spec `scripts/slurm-sweep.sh` submits.
@@ -70,18 +70,7 @@ fn an_array_numbered_from_one_merges_to_the_single_run() {
     assert!(!shards.join("shard-demo.shard-4-of-4.csv").exists());
 
     let merged = dir.join("merged.csv");
-    let inputs: Vec<String> = (0..4)
-        .map(|i| {
-            shards
-                .join(format!("shard-demo.shard-{i}-of-4.csv"))
-                .display()
-                .to_string()
-        })
-        .collect();
-    let mut args = vec!["sweep", "merge"];
-    args.extend(inputs.iter().map(String::as_str));
-    args.extend(["--out", merged.to_str().unwrap()]);
-    stdout(&args);
+    merge_shards(&shards, "shard-demo", 4, &merged);
     assert_eq!(std::fs::read(&merged).unwrap(), reference);
 }
 

@@ -267,13 +267,17 @@ enum Crossing {
     Below,
 }
 
-fn crossing(level: f64, z: &[Vec<f64>]) -> Crossing {
-    let finite: Vec<f64> = z
-        .iter()
+/// The finite samples of a field, row after row: what a level can cross.
+pub(crate) fn finite_values(z: &[Vec<f64>]) -> Vec<f64> {
+    z.iter()
         .flatten()
         .copied()
         .filter(|v| v.is_finite())
-        .collect();
+        .collect()
+}
+
+fn crossing(level: f64, z: &[Vec<f64>]) -> Crossing {
+    let finite = finite_values(z);
     if finite.iter().all(|v| *v < level) {
         Crossing::Above
     } else if finite.iter().all(|v| *v >= level) {

@@ -28,7 +28,7 @@
 //! and nothing here reads a clock or draws a random id.
 
 mod axis;
-mod contour;
+pub(crate) mod contour;
 mod footer;
 mod line;
 

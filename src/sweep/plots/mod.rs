@@ -519,12 +519,7 @@ fn contour_chart(ctx: &Context, rows: &[&Row], words: &labels::TestWords) -> Opt
     let base = ctx.baseline_words()?;
     let short = base.trim_end_matches(" baseline");
     let mut notes = Vec::new();
-    let values: Vec<f64> = z
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
+    let values = crate::report::plot::contour::finite_values(&z);
     if let (Some(lo), Some(hi)) = (
         values.iter().copied().reduce(f64::min),
         values.iter().copied().reduce(f64::max),
