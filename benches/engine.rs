@@ -237,6 +237,7 @@ fn ceiling_curve(c: &mut Criterion) {
             parallel_units: 64,
             queue_depth: 32,
             io_size: Bytes(4096.0),
+            read_path: None,
         },
         granularity: Granularity::Coarse,
         lanes: 8,

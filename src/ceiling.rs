@@ -155,6 +155,7 @@ impl CeilingSetup {
             parallel_units: 1,
             queue_depth: 1,
             io_size: Bytes((read_per_token.0 / ops.max(1.0)).max(1.0)),
+            read_path: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::scenario::{self, TestCase};
 use crate::sim::machine::Machine;
 use crate::tier::device::{Device, DeviceParams};
 use crate::tier::latency::LatencyDist;
+use crate::tier::read_path::ReadPath;
 use crate::units::{Bytes, BytesPerSec, Seconds, SimTime};
 
 /// One embedded scenario: its name (the file name without `.yaml`) and YAML text.
@@ -140,12 +141,15 @@ pub struct ArrayFigure {
 }
 
 /// `reads` ios of `io_size` issued at once on a device, simulated: bytes over the time until
-/// the last completes.
+/// the last completes, summed over `stacks` identical devices each taking `reads`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BurstFigure {
-    /// Reads issued at time zero.
+    /// Reads issued at time zero on each stack.
     pub reads: u64,
+    /// Identical stacks, each serving its own `reads`.
+    #[serde(default = "one")]
+    pub stacks: u32,
     /// Units serving one read at a time.
     pub units: u32,
     /// Bytes per read.
@@ -154,6 +158,9 @@ pub struct BurstFigure {
     pub latency: Seconds,
     /// Link bandwidth the data crosses.
     pub link: BytesPerSec,
+    /// The stages besides the sense and the link, as the source's device has them.
+    #[serde(default)]
+    pub read_path: Option<ReadPath>,
 }
 
 /// The largest relative gap of tg between `system` and `baseline` over `depths`.
@@ -371,7 +378,17 @@ impl Compute {
             return Ok(f64::from(a.stacks) * per_stack);
         }
         if let Some(b) = &self.burst {
-            return Ok(burst_rate(b.reads, b.units, b.io_size, b.latency, b.link).0);
+            if let Some(path) = &b.read_path
+                && let Err((field, why)) = path.validate(b.units)
+            {
+                return Err(ConfigError::invalid(
+                    origin,
+                    format!("compute.burst.read_path.{field}"),
+                    why,
+                ));
+            }
+            let device = burst_device(b.units, b.io_size, b.latency, b.link, b.read_path);
+            return Ok(f64::from(b.stacks) * burst_rate(b.reads, &device).0);
         }
         let Some(g) = &self.tg_gap else {
             return Err(ConfigError::invalid(
@@ -408,18 +425,16 @@ impl Compute {
     }
 }
 
-/// The rate a burst of `reads` reads issued at once reaches on a device of `units` units with a
-/// fixed `latency` behind a `link`: bytes over the time the last read completes. Every read is
-/// simulated (fine granularity), with two outstanding per unit so that units, not the queue,
-/// bound the burst.
-pub fn burst_rate(
-    reads: u64,
+/// A device of `units` units with a fixed read `latency` behind a `link` and an optional read
+/// path, with two reads outstanding per unit so that units, not the queue, bound a burst.
+pub fn burst_device(
     units: u32,
     io_size: Bytes,
     latency: Seconds,
     link: BytesPerSec,
-) -> BytesPerSec {
-    let params = DeviceParams {
+    read_path: Option<ReadPath>,
+) -> DeviceParams {
+    DeviceParams {
         read_bw: link,
         write_bw: link,
         read_latency: LatencyDist::fixed(latency),
@@ -427,12 +442,18 @@ pub fn burst_rate(
         parallel_units: units,
         queue_depth: units.saturating_mul(2),
         io_size,
-    };
-    let mut dev = Device::new(&params, Granularity::Fine, units);
+        read_path,
+    }
+}
+
+/// The rate a burst of `reads` reads issued at once reaches on `device`: bytes over the time
+/// the last read completes. Every read is simulated (fine granularity).
+pub fn burst_rate(reads: u64, device: &DeviceParams) -> BytesPerSec {
+    let mut dev = Device::new(device, Granularity::Fine, device.parallel_units);
     // Fixed latencies draw nothing; the stream only satisfies the device's interface.
     let mut rng = rng::stream(0, 0);
     let mut sched = Scheduler::new();
-    let bytes = Bytes(io_size.0 * reads as f64);
+    let bytes = Bytes(device.io_size.0 * reads as f64);
     dev.read(SimTime::ZERO, bytes, &mut rng, |at, leg| {
         sched.schedule(at, leg)
     });
@@ -528,17 +549,20 @@ mod tests {
     #[test]
     fn a_burst_on_one_round_of_units_takes_one_latency_plus_the_link() {
         // 256 units, one read each: 4 us of sensing, then 1 MiB over 1 TB/s.
-        let r = burst_rate(256, 256, Bytes(4096.0), Seconds::us(4.0), BytesPerSec(1e12));
+        let dev = |reads_units: u32, link: f64| {
+            burst_device(
+                reads_units,
+                Bytes(4096.0),
+                Seconds::us(4.0),
+                BytesPerSec(link),
+                None,
+            )
+        };
+        let r = burst_rate(256, &dev(256, 1e12));
         let t = 4e-6 + 256.0 * 4096.0 / 1e12;
         assert!((r.0 - 256.0 * 4096.0 / t).abs() / r.0 < 1e-6, "{}", r.0);
         // Many rounds approach the array rate units x page / tR from below.
-        let r = burst_rate(
-            256 * 64,
-            256,
-            Bytes(4096.0),
-            Seconds::us(4.0),
-            BytesPerSec(1e13),
-        );
+        let r = burst_rate(256 * 64, &dev(256, 1e13));
         let array = 256.0 * 4096.0 / 4e-6;
         assert!(r.0 < array && r.0 > 0.99 * array, "{}", r.0);
     }

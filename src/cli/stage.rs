@@ -60,6 +60,7 @@ pub fn simulate_staging(
         parallel_units: 1,
         queue_depth: 1,
         io_size: chunk,
+        read_path: None,
     };
     let mut dev = Device::new(&params, Granularity::Fine, 1);
     let mut sched = Scheduler::new();

@@ -9,6 +9,7 @@ use crate::config::llamacpp::LlamaCppPlacement;
 use crate::layers::LayerSet;
 use crate::model::quant::QuantType;
 use crate::tier::latency::LatencyDist;
+use crate::tier::read_path::ReadPath;
 use crate::units::{Bytes, BytesPerSec, FlopsPerSec, Seconds};
 
 /// A machine: compute, tiers (fastest first; the first is compute-local), placement, overlap.
@@ -273,6 +274,9 @@ pub struct TierSpec {
     /// Flash endurance, for lifetime at the simulated write rate.
     #[serde(default)]
     pub endurance: Option<EnduranceSpec>,
+    /// The stages a read crosses besides the sense and the link (admission, channels, ECC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_path: Option<ReadPath>,
     /// A processor beside this tier that computes on the weights in place, as llama.cpp's CPU
     /// backend does for the layers and tensors it leaves on the host. Without it, weights
     /// homed here are read over the tier's link and computed on the main device.

@@ -154,6 +154,17 @@ pub fn system(s: &SystemSpec, origin: &str) -> Result<(), ConfigError> {
                 }
             }
         }
+        if let Some(path) = &t.read_path {
+            if i == 0 {
+                return bad(
+                    f("read_path"),
+                    "is set on the compute-local tier; only device tiers have a read path".into(),
+                );
+            }
+            if let Err((field, why)) = path.validate(t.parallel_units.unwrap_or(1)) {
+                return bad(f(&format!("read_path.{field}")), why);
+            }
+        }
         if let Some(k) = t.latency_scale
             && !positive(k)
         {

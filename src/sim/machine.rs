@@ -174,6 +174,7 @@ impl Machine {
                     parallel_units: t.parallel_units.expect("validated"),
                     queue_depth: t.queue_depth.expect("validated"),
                     io_size: t.io_size.expect("validated"),
+                    read_path: t.read_path,
                 })
             })
             .collect();

@@ -17,11 +17,20 @@
 //! granularity within a few percent (a test checks it) and keeps the "slowest of the parallel
 //! accesses sets the pace" effect at the end of every fetch (DESIGN §2.3). The *fine*
 //! granularity simulates every `io_size` access.
+//!
+//! A tier with a [`ReadPath`] adds its stages around the sense: admission and the channel's
+//! command before it, and after it the page's data-out and its crossing of the channel's share
+//! of the link (`read_bw / channels`), then a fixed post latency. The link is then per channel,
+//! as HBF's interface is: a page holds its channel for the slower of data-out and link, and
+//! the faster adds its time as latency. The fine granularity serves every read on its own
+//! channel; the coarse one pools the channels into one server of the same throughput, so it
+//! keeps their bound but not the queue of the busiest channel.
 
 use crate::config::system::Granularity;
 use crate::engine::{Pool, Timeline};
 use crate::rng::SimRng;
 use crate::tier::latency::{LatencyDist, LatencySampler};
+use crate::tier::read_path::{ReadPath, Stages};
 use crate::units::{Bytes, BytesPerSec, SimTime};
 
 /// The physical figures of a device tier, validated.
@@ -41,6 +50,8 @@ pub struct DeviceParams {
     pub queue_depth: u32,
     /// Transfer unit.
     pub io_size: Bytes,
+    /// Stages besides the sense and the link (admission, channels, ECC); none when absent.
+    pub read_path: Option<ReadPath>,
 }
 
 /// The part of a read that remains once its lane has served the latency of its first round.
@@ -50,6 +61,10 @@ pub struct ReadLeg {
     pub transfer: SimTime,
     /// The earliest the access can complete whatever the link does.
     pub not_before: SimTime,
+    /// Time the access holds its channel (all channels pooled in the coarse granularity).
+    pub channel_time: SimTime,
+    /// The access's channel.
+    pub channel: u32,
 }
 
 /// Totals a device accumulates over a run.
@@ -80,7 +95,35 @@ pub struct Device {
     write_bw: BytesPerSec,
     io_size: Bytes,
     read_mean: SimTime,
+    path: Option<Box<PathState>>,
     stats: DeviceStats,
+}
+
+/// When the ios of a coarse read pass a serial stage: the `k`-th (from 0) at `first + k · step`.
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    first: SimTime,
+    step: SimTime,
+}
+
+impl Gate {
+    fn pass(self, k: u64) -> SimTime {
+        self.first + SimTime(self.step.0.saturating_mul(k))
+    }
+}
+
+/// The read path's servers: admission, and per channel (one pooled server in the coarse
+/// granularity) commands and pages.
+#[derive(Debug, Clone)]
+struct PathState {
+    stages: Stages,
+    /// Time a page holds its channel: the slower of data-out and the channel's link.
+    hold: SimTime,
+    /// Latency the faster of the two adds to each page.
+    fill: SimTime,
+    admit: Timeline,
+    commands: Vec<Timeline>,
+    pages: Vec<Timeline>,
 }
 
 impl Device {
@@ -107,8 +150,85 @@ impl Device {
             write_bw: p.write_bw,
             io_size: p.io_size,
             read_mean: SimTime::from_seconds(p.read_latency.mean()),
+            path: p.read_path.as_ref().map(|rp| {
+                let stages = Stages::new(rp, p.parallel_units);
+                let link =
+                    SimTime::from_seconds(p.io_size / (p.read_bw / stages.channels() as f64));
+                let servers = if granularity == Granularity::Fine {
+                    stages.channels() as usize
+                } else {
+                    1
+                };
+                Box::new(PathState {
+                    hold: stages.data_out.max(link),
+                    fill: stages.data_out.min(link),
+                    stages,
+                    admit: Timeline::default(),
+                    commands: vec![Timeline::default(); servers],
+                    pages: vec![Timeline::default(); servers],
+                })
+            }),
             stats: DeviceStats::default(),
         }
+    }
+
+    /// Reserves admission and commands for a whole coarse read of `n_ios` ios issued at `now`.
+    /// Its accesses' ios pass these serial stages interleaved, as a controller takes them from
+    /// its queue, so each access's first io passes early and its last late; reserving them per
+    /// access would hold the last access back behind all the others' ios.
+    fn gates(&mut self, now: SimTime, n_ios: u64) -> Option<[Gate; 2]> {
+        if !self.coarse {
+            return None;
+        }
+        let p = self.path.as_deref_mut()?;
+        let st = &p.stages;
+        let (a_start, _) = p
+            .admit
+            .reserve(now, SimTime(st.admission.0.saturating_mul(n_ios)));
+        let admitted = Gate {
+            first: a_start + st.admission,
+            step: st.admission,
+        };
+        let pooled = SimTime(st.command.0 / st.channels());
+        let (c_start, _) = p.commands[0].reserve(
+            admitted.first,
+            SimTime(mul_div(st.command.0, n_ios, st.channels())),
+        );
+        let commanded = Gate {
+            first: c_start + st.command,
+            step: pooled,
+        };
+        Some([admitted, commanded])
+    }
+
+    /// Admits an access of `ios` ios through the read path: returns when its first io may start
+    /// sensing, when its last may, and its channel and time on the channel. A fine access (one
+    /// io) takes its turn at admission and on its channel; a coarse one passes the `gates` of
+    /// its read as the `first`-th and `last`-th io of the read.
+    fn admit(
+        &mut self,
+        now: SimTime,
+        ios: u64,
+        gates: Option<[Gate; 2]>,
+        (first, last): (u64, u64),
+    ) -> (SimTime, SimTime, u32, SimTime) {
+        let Some(p) = self.path.as_deref_mut() else {
+            return (now, now, 0, SimTime::ZERO);
+        };
+        let st = &p.stages;
+        if let Some(gates) = gates {
+            let pass = |k: u64| gates.iter().map(|g| g.pass(k)).fold(now, SimTime::max) + st.front;
+            // Pooled channels serve an access's ios side by side: its share of their time,
+            // never less than one io's.
+            let share = SimTime(mul_div(p.hold.0, ios, st.channels()).max(p.hold.0));
+            return (pass(first), pass(last), 0, share);
+        }
+        let channel = p.stages.next_channel();
+        let st = &p.stages;
+        let (_, admitted) = p.admit.reserve(now, st.admission);
+        let (_, commanded) = p.commands[channel].reserve(admitted, st.command);
+        let ready = commanded + st.front;
+        (ready, ready, channel as u32, p.hold)
     }
 
     /// Splits `n_ios` ios into accesses: the first `extra` of `accesses` carry `per + 1` ios,
@@ -156,6 +276,7 @@ impl Device {
         self.stats.bytes_read += bytes;
         self.stats.read_ios += n_ios;
         let (accesses, per, extra) = self.split(n_ios);
+        let gates = self.gates(now, n_ios);
         let link = SimTime::from_seconds(bytes / self.read_bw);
         for i in 0..accesses {
             let ios = per + u64::from(i < extra);
@@ -178,7 +299,9 @@ impl Device {
                 };
                 (per_round, self.hold(ios, latency))
             };
-            let (start, _) = self.lanes.reserve(now, hold);
+            let (ready, last_ready, channel, channel_time) =
+                self.admit(now, ios, gates, (i, n_ios - accesses + i));
+            let (start, _) = self.lanes.reserve(ready, hold);
             // Data starts to flow when the first round ends: about one mean latency in, or
             // sooner when the whole access is quicker than that.
             let round = if rounds == 1 {
@@ -187,11 +310,20 @@ impl Device {
                 SimTime(latency.0 / rounds)
             };
             let first = start + round.min(self.read_mean);
+            // The last io cannot finish before it is admitted and has sensed, and then its
+            // page crosses both channel stages and the post latency (the link among them).
+            let sensed = (start + latency).max(last_ready + round);
+            let after = self
+                .path
+                .as_deref()
+                .map_or(tail, |p| p.hold + p.fill + p.stages.post);
             leg(
                 first,
                 ReadLeg {
                     transfer,
-                    not_before: start + latency + tail,
+                    not_before: sensed + after,
+                    channel_time,
+                    channel,
                 },
             );
         }
@@ -199,8 +331,14 @@ impl Device {
 
     /// Moves a leg across the link at `at`; returns when the access completes.
     pub fn transfer(&mut self, at: SimTime, leg: ReadLeg) -> SimTime {
-        let (_, end) = self.read_link.reserve(at, leg.transfer);
-        end.max(leg.not_before)
+        let Some(p) = self.path.as_deref_mut() else {
+            let (_, end) = self.read_link.reserve(at, leg.transfer);
+            return end.max(leg.not_before);
+        };
+        // The channel (its link included) carries the pages; the last one then takes the
+        // faster stage's time and the post latency.
+        let (_, end) = p.pages[leg.channel as usize].reserve(at, leg.channel_time);
+        (end + p.fill + p.stages.post).max(leg.not_before)
     }
 
     /// Writes `bytes` issued at `now`: the data crosses the write path, then units hold for the
@@ -232,9 +370,19 @@ impl Device {
         self.stats
     }
 
-    /// Time the read link has been busy.
+    /// Time the read link has been busy; with a read path, the channels' mean busy time (each
+    /// holding a page for the slower of data-out and its share of the link).
     pub fn read_busy(&self) -> SimTime {
-        self.read_link.busy_time()
+        match self.path.as_deref() {
+            None => self.read_link.busy_time(),
+            Some(p) => {
+                let total = p
+                    .pages
+                    .iter()
+                    .fold(0u64, |acc, t| acc.saturating_add(t.busy_time().0));
+                SimTime(total / p.pages.len() as u64)
+            }
+        }
     }
 
     /// Time the write path has been busy.
@@ -255,5 +403,129 @@ fn mul_div(a: u64, b: u64, c: u64) -> u64 {
     match a.checked_mul(b) {
         Some(p) => p / c,
         None => (u128::from(a) * u128::from(b) / u128::from(c)) as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Scheduler;
+    use crate::rng;
+    use crate::tier::read_path::ChannelMapping;
+    use crate::units::Seconds;
+
+    fn flash(path: ReadPath, units: u32, link: f64) -> DeviceParams {
+        DeviceParams {
+            read_bw: BytesPerSec(link),
+            write_bw: BytesPerSec(link),
+            read_latency: LatencyDist::fixed(Seconds::us(4.0)),
+            write_latency: LatencyDist::fixed(Seconds::us(75.0)),
+            parallel_units: units,
+            queue_depth: units * 2,
+            io_size: Bytes(4096.0),
+            read_path: Some(path),
+        }
+    }
+
+    fn path() -> ReadPath {
+        ReadPath {
+            channels: 4,
+            mapping: ChannelMapping::Striped,
+            admission: Seconds::ns(5.0),
+            command: Seconds::ns(2.0),
+            front: Seconds::ns(100.0),
+            data_out: Seconds::ns(40.0),
+            post: Seconds::ns(250.0),
+        }
+    }
+
+    /// Seconds until the last of `ios` reads issued at zero completes.
+    fn burst(p: &DeviceParams, g: Granularity, ios: u64) -> f64 {
+        let mut dev = Device::new(p, g, 16);
+        let mut rng = rng::stream(0, 0);
+        let mut sched = Scheduler::new();
+        dev.read(
+            SimTime::ZERO,
+            p.io_size * ios as f64,
+            &mut rng,
+            |at, leg| sched.schedule(at, leg),
+        );
+        let mut end = SimTime::ZERO;
+        while let Some((t, leg)) = sched.pop() {
+            end = end.max(dev.transfer(t, leg));
+        }
+        end.to_seconds().0
+    }
+
+    #[test]
+    fn one_read_crosses_every_stage_in_turn() {
+        // 4 channels share 409.6 GB/s: a page takes 40 ns on its channel's link, as long as
+        // its data-out, so 40 ns holds the channel and 40 ns more is latency.
+        let p = flash(path(), 64, 409.6e9);
+        let t = burst(&p, Granularity::Fine, 1);
+        let want = (5.0 + 2.0 + 100.0 + 4000.0 + 40.0 + 40.0 + 250.0) * 1e-9;
+        assert!((t - want).abs() < 2e-12, "{t} vs {want}");
+    }
+
+    #[test]
+    fn a_long_burst_runs_at_the_slowest_stage() {
+        // The time each extra read adds to a long burst is the slowest stage's time per read;
+        // the fixed latencies (sense, front, post) cancel in the difference.
+        let per_read = |p: &DeviceParams| {
+            let n = 10_000;
+            (burst(p, Granularity::Fine, 2 * n) - burst(p, Granularity::Fine, n)) / n as f64
+        };
+        // Channels bind: a 204.8 GB/s link is 80 ns per page on each of 4 channels.
+        let t = per_read(&flash(path(), 1024, 204.8e9));
+        assert!((t / 20e-9 - 1.0).abs() < 0.005, "{t}");
+        // Admission binds: one read per 30 ns; the channels take one per 10 ns.
+        let slow = ReadPath {
+            admission: Seconds::ns(30.0),
+            ..path()
+        };
+        let t = per_read(&flash(slow, 1024, 819.2e9));
+        assert!((t / 30e-9 - 1.0).abs() < 0.005, "{t}");
+        // The array binds: 64 units x one read per 4 us.
+        let t = per_read(&flash(path(), 64, 819.2e9));
+        assert!((t / 62.5e-9 - 1.0).abs() < 0.005, "{t}");
+    }
+
+    #[test]
+    fn pooled_channels_keep_the_fine_bound() {
+        for (units, link) in [(1024, 204.8e9), (64, 819.2e9), (256, 409.6e9)] {
+            let p = flash(path(), units, link);
+            let fine = burst(&p, Granularity::Fine, 8192);
+            let coarse = burst(&p, Granularity::Coarse, 8192);
+            assert!(
+                (coarse / fine - 1.0).abs() < 0.05,
+                "{units}: {fine} vs {coarse}"
+            );
+        }
+    }
+
+    #[test]
+    fn contiguous_reads_queue_on_one_channel() {
+        // 4 reads: striped they leave on four channels at once; contiguous (16 units per
+        // channel) they queue on the first, 3 x 40 ns later.
+        let striped = flash(path(), 64, 409.6e9);
+        let contiguous = flash(
+            ReadPath {
+                mapping: ChannelMapping::Contiguous,
+                admission: Seconds::ZERO,
+                ..path()
+            },
+            64,
+            409.6e9,
+        );
+        let striped = DeviceParams {
+            read_path: Some(ReadPath {
+                admission: Seconds::ZERO,
+                ..path()
+            }),
+            ..striped
+        };
+        let s = burst(&striped, Granularity::Fine, 4);
+        let c = burst(&contiguous, Granularity::Fine, 4);
+        assert!(((c - s) - 120e-9).abs() < 1e-11, "{s} {c}");
     }
 }

@@ -2,3 +2,4 @@
 pub mod device;
 pub mod fio;
 pub mod latency;
+pub mod read_path;

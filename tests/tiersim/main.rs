@@ -155,6 +155,7 @@ fn device(bw: f64, lat_us: f64, units: u32, qd: u32, io: f64, g: Granularity) ->
         parallel_units: units,
         queue_depth: qd,
         io_size: Bytes(io),
+        read_path: None,
     };
     Device::new(&p, g, 16)
 }
@@ -563,6 +564,7 @@ fn coarse_granularity_tracks_fine_on_random_latencies() {
                 parallel_units: units,
                 queue_depth: qd,
                 io_size: Bytes(4096.0),
+                read_path: None,
             };
             read_all(&mut Device::new(&p, g, 16), 72.0 * 1048576.0)
                 .to_seconds()
@@ -716,6 +718,7 @@ fn ceiling_setup(units: u32, qd: u32, latency: LatencyDist) -> tiersim::ceiling:
             parallel_units: units,
             queue_depth: qd,
             io_size: Bytes(4096.0),
+            read_path: None,
         },
         granularity: Granularity::Coarse,
         lanes: 8,
