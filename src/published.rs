@@ -235,7 +235,8 @@ impl fmt::Display for Published {
             Self::AtMost(x) => write!(f, "<= {} %", x * 100.0),
             Self::Ratio(x) => write!(f, "{x}x"),
             Self::Years(x) => write!(f, "{x:.1} yr"),
-            Self::Share(x) => write!(f, "{} %", x * 100.0),
+            // A share is stored as a fraction; undo the float noise of the division by 100.
+            Self::Share(x) => write!(f, "{} %", (x * 100.0 * 1e9).round() / 1e9),
             Self::Count(x) => write!(f, "{x}"),
             Self::Text(t) => f.write_str(t),
         }
@@ -320,6 +321,7 @@ impl Published {
             Self::Ratio(_) => format!("{t:.2}x"),
             Self::Years(_) => format!("{t:.2} yr"),
             Self::Share(_) => format!("{:.1} %", t * 100.0),
+            Self::Count(_) if t < 10.0 => format!("{t:.2}"),
             Self::Count(_) => format!("{t:.1}"),
             Self::AtMost(_) | Self::Text(_) => format!("{:.3} %", t * 100.0),
         }
