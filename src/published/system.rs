@@ -3,7 +3,7 @@
 //! largest batch whose weights and KV fit a capacity (SK hynix H3, Son et al.'s HBM4 anchors),
 //! and the share of a decode step spent writing admitted requests' KV (Son et al.'s Fig. 5).
 //!
-//! Each papers' figure rests on one quantity tiersim does not simulate for these systems (a TPOT,
+//! Each paper's figure rests on one quantity tiersim does not simulate for these systems (a TPOT,
 //! a batch): the scenario takes it from the paper under a field named `taken_*`, so the test
 //! checks the closed form and tiersim's byte counts, not a copy of the answer.
 
