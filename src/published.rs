@@ -22,6 +22,8 @@ use crate::tier::latency::LatencyDist;
 use crate::tier::read_path::ReadPath;
 use crate::units::{Bytes, BytesPerSec, Seconds, SimTime};
 
+pub mod system;
+
 /// One embedded scenario: its name (the file name without `.yaml`) and YAML text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScenarioFile {
@@ -84,7 +86,9 @@ pub struct Scenario {
 pub struct Case {
     /// What the figure is (`grade 2, tR 4 us`).
     pub label: String,
-    /// The published figure: a rate (`262.1GB/s`) or a bound on a gap (`<= 0.4%`).
+    /// The published figure: a rate (`262.1GB/s`), a bound on a gap (`<= 0.4%`), a ratio
+    /// (`2.6x`), years (`6.2yr`), a share (`13.7%`) or a count (`194`, written bare or quoted).
+    #[serde(deserialize_with = "text_or_number")]
     pub published: String,
     /// How tiersim computes it; absent when it cannot, and then `missing` says why.
     #[serde(default)]
@@ -97,6 +101,20 @@ pub struct Case {
     pub miss: Option<Miss>,
 }
 
+/// A figure as text, whether YAML read it as a string or as a bare number (a count).
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Figure {
+        Text(String),
+        Number(f64),
+    }
+    Ok(match Figure::deserialize(d)? {
+        Figure::Text(t) => t,
+        Figure::Number(x) => x.to_string(),
+    })
+}
+
 /// A documented miss: the error tiersim shows and why.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +125,7 @@ pub struct Miss {
     pub reason: String,
 }
 
-/// How tiersim computes a figure: exactly one of the three ways.
+/// How tiersim computes a figure: exactly one of the ways.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compute {
@@ -120,6 +138,15 @@ pub struct Compute {
     /// A decode-rate gap between two systems.
     #[serde(default)]
     pub tg_gap: Option<TgGapFigure>,
+    /// An HBF node's KV-cache lifetime, years.
+    #[serde(default)]
+    pub kv_lifetime: Option<system::KvLifetimeFigure>,
+    /// The largest batch per device that fits a capacity, or its ratio to another.
+    #[serde(default)]
+    pub capacity_batch: Option<system::CapacityBatchFigure>,
+    /// The share of a decode step spent writing admitted requests' KV.
+    #[serde(default)]
+    pub kv_write_share: Option<system::KvWriteShareFigure>,
 }
 
 /// `stacks × min(link, units × io_size / latency)`: the device arithmetic.
@@ -186,6 +213,9 @@ fn one() -> u32 {
     1
 }
 
+/// The ways a figure can be computed, as errors list them.
+const WAYS: &str = "array, burst, tg_gap, kv_lifetime, capacity_batch, kv_write_share";
+
 /// A published figure, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Published {
@@ -193,6 +223,14 @@ pub enum Published {
     Rate(BytesPerSec),
     /// An upper bound on a relative gap (a fraction).
     AtMost(f64),
+    /// A ratio of two systems' figures (`2.6x`).
+    Ratio(f64),
+    /// A lifetime in years (`6.2yr`).
+    Years(f64),
+    /// A share of time (`13.7%`), as a fraction.
+    Share(f64),
+    /// A count, such as requests per GPU (`194`, `3.75`).
+    Count(f64),
     /// A figure tiersim does not compute, as the source states it (`1.7-5.3x HBM4`).
     Text(String),
 }
@@ -202,6 +240,11 @@ impl fmt::Display for Published {
         match self {
             Self::Rate(r) => write!(f, "{:.1} GB/s", r.0 / 1e9),
             Self::AtMost(x) => write!(f, "<= {} %", x * 100.0),
+            Self::Ratio(x) => write!(f, "{x}x"),
+            Self::Years(x) => write!(f, "{x:.1} yr"),
+            // A share is stored as a fraction; undo the float noise of the division by 100.
+            Self::Share(x) => write!(f, "{} %", (x * 100.0 * 1e9).round() / 1e9),
+            Self::Count(x) => write!(f, "{x}"),
             Self::Text(t) => f.write_str(t),
         }
     }
@@ -233,9 +276,62 @@ impl Case {
                 )
             });
         }
+        if let Some(figure) = Published::plain(&self.published) {
+            return Ok(figure);
+        }
         BytesPerSec::parse(&self.published)
             .map(Published::Rate)
-            .map_err(|e| ConfigError::invalid(origin, field, e.to_string()))
+            .map_err(|_| {
+                ConfigError::invalid(
+                    origin,
+                    field,
+                    format!(
+                        "`{}` is not a rate (`262.1GB/s`), a bound (`<= 0.4%`), a ratio \
+                         (`2.6x`), years (`6.2yr`), a share (`13.7%`) or a count (`194`)",
+                        self.published
+                    ),
+                )
+            })
+    }
+}
+
+impl Published {
+    /// A ratio, years, a share or a count as written; `None` for anything else.
+    fn plain(text: &str) -> Option<Self> {
+        let t = text.trim();
+        let number = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+        if let Some(x) = t.strip_suffix('x') {
+            return number(x).map(Self::Ratio);
+        }
+        if let Some(x) = t.strip_suffix("yr") {
+            return number(x).map(Self::Years);
+        }
+        if t.ends_with('%') {
+            return percent(t).map(Self::Share);
+        }
+        number(t).map(Self::Count)
+    }
+
+    /// Whether tiersim's figure is held to this one by relative error (not a bound).
+    fn relative(&self) -> Option<f64> {
+        match self {
+            Self::Rate(r) => Some(r.0),
+            Self::Ratio(x) | Self::Years(x) | Self::Share(x) | Self::Count(x) => Some(*x),
+            Self::AtMost(_) | Self::Text(_) => None,
+        }
+    }
+
+    /// tiersim's figure `t` in this figure's unit.
+    fn show(&self, t: f64) -> String {
+        match self {
+            Self::Rate(_) => format!("{:.1} GB/s", t / 1e9),
+            Self::Ratio(_) => format!("{t:.2}x"),
+            Self::Years(_) => format!("{t:.2} yr"),
+            Self::Share(_) => format!("{:.1} %", t * 100.0),
+            Self::Count(_) if t < 10.0 => format!("{t:.2}"),
+            Self::Count(_) => format!("{t:.1}"),
+            Self::AtMost(_) | Self::Text(_) => format!("{:.3} %", t * 100.0),
+        }
     }
 }
 
@@ -282,7 +378,7 @@ impl Scenario {
                 return Err(ConfigError::invalid(
                     origin,
                     format!("{field}.compute"),
-                    "must give exactly one of array, burst, tg_gap",
+                    format!("must give exactly one of {WAYS}"),
                 ));
             }
             if c.compute.is_none() && c.missing.is_none() {
@@ -330,13 +426,13 @@ impl Scenario {
                 Some(compute) => Some(compute.figure(origin)?),
                 None => None,
             };
-            let error = tiersim.map(|t| match &published {
-                Published::Rate(r) => t / r.0 - 1.0,
-                Published::AtMost(_) | Published::Text(_) => t,
+            let error = tiersim.map(|t| match published.relative() {
+                Some(p) => t / p - 1.0,
+                None => t,
             });
             let within = match (&published, error) {
-                (Published::Rate(_), Some(e)) => e.abs() <= tolerance,
                 (Published::AtMost(b), Some(gap)) => gap <= *b,
+                (p, Some(e)) if p.relative().is_some() => e.abs() <= tolerance,
                 _ => false,
             };
             let note = match (&c.missing, &c.miss, within) {
@@ -368,10 +464,23 @@ impl Compute {
         usize::from(self.array.is_some())
             + usize::from(self.burst.is_some())
             + usize::from(self.tg_gap.is_some())
+            + usize::from(self.kv_lifetime.is_some())
+            + usize::from(self.capacity_batch.is_some())
+            + usize::from(self.kv_write_share.is_some())
     }
 
-    /// tiersim's figure: bytes/s for `array` and `burst`, a fraction for `tg_gap`.
+    /// tiersim's figure: bytes/s for `array` and `burst`, a fraction for `tg_gap` and
+    /// `kv_write_share`, years for `kv_lifetime`, a batch or a ratio for `capacity_batch`.
     pub fn figure(&self, origin: &str) -> Result<f64, ConfigError> {
+        if let Some(k) = &self.kv_lifetime {
+            return k.years(origin);
+        }
+        if let Some(c) = &self.capacity_batch {
+            return c.figure(origin);
+        }
+        if let Some(w) = &self.kv_write_share {
+            return w.share(origin);
+        }
         if let Some(a) = &self.array {
             let array = f64::from(a.units) * a.io_size.0 / a.latency.0;
             let per_stack = a.link.map_or(array, |l| array.min(l.0));
@@ -394,7 +503,7 @@ impl Compute {
             return Err(ConfigError::invalid(
                 origin,
                 "compute",
-                "names no way to compute; expected one of array, burst, tg_gap",
+                format!("names no way to compute; expected one of {WAYS}"),
             ));
         };
         let model = load::model(Some(&g.model), &[])?;
@@ -508,13 +617,12 @@ impl Outcome {
             s.claim.split_whitespace().collect::<Vec<_>>().join(" ")
         );
         for c in &self.cases {
-            let tiersim = match (c.tiersim, &c.published) {
-                (Some(t), Published::Rate(_)) => format!("{:.1} GB/s", t / 1e9),
-                (Some(t), _) => format!("{:.3} %", t * 100.0),
-                (None, _) => "-".to_owned(),
+            let tiersim = match c.tiersim {
+                Some(t) => c.published.show(t),
+                None => "-".to_owned(),
             };
-            let error = match (c.error, &c.published) {
-                (Some(e), Published::Rate(_)) => format!("{:+.1} %", e * 100.0),
+            let error = match c.error {
+                Some(e) if c.published.relative().is_some() => format!("{:+.1} %", e * 100.0),
                 _ => "-".to_owned(),
             };
             let status = if c.within && matches!(c.published, Published::AtMost(_)) {
@@ -544,6 +652,19 @@ mod tests {
         assert_eq!(percent(" -3 % "), Some(-0.03));
         assert_eq!(percent("5"), None);
         assert_eq!(percent("fast%"), None);
+    }
+
+    #[test]
+    fn ratios_years_shares_and_counts_parse_by_their_suffix() {
+        assert_eq!(Published::plain("2.6x"), Some(Published::Ratio(2.6)));
+        assert_eq!(Published::plain(" 6.2yr"), Some(Published::Years(6.2)));
+        assert_eq!(Published::plain("3.75"), Some(Published::Count(3.75)));
+        let Some(Published::Share(s)) = Published::plain("13.7%") else {
+            panic!("13.7% is a share")
+        };
+        assert!((s - 0.137).abs() < 1e-15);
+        assert_eq!(Published::plain("262.1GB/s"), None);
+        assert_eq!(Published::plain("fastx"), None);
     }
 
     #[test]
@@ -577,9 +698,11 @@ mod tests {
             "1GB/s, compute: {array: {units: 1, io_size: 4KiB, latency: 1us}}}",
         );
         assert!(Scenario::parse(&text, "t.yaml").is_ok());
-        let bad = text.replace("1GB/s", "1");
+        let count = text.replace("1GB/s", "194");
+        assert!(Scenario::parse(&count, "t.yaml").is_ok());
+        let bad = text.replace("1GB/s", "fast");
         let err = Scenario::parse(&bad, "t.yaml").unwrap_err().to_string();
-        assert!(err.contains("cases[0].published"), "{err}");
+        assert!(err.contains("cases.0.published"), "{err}");
         let bad = text.replace("5%", "5");
         assert!(
             Scenario::parse(&bad, "t.yaml")

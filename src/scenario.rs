@@ -12,7 +12,7 @@ use crate::sim::machine::Machine;
 use crate::sim::run::Run;
 use crate::sim::work::KernelOptions;
 use crate::sim::work::Step;
-use crate::units::{Bytes, Seconds};
+use crate::units::{Bytes, BytesPerSec, Seconds};
 
 /// One test: llama-bench's parameters for a single result row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -565,7 +565,22 @@ pub fn lifetime_years(
     if written.0 <= 0.0 || wall.0 <= 0.0 {
         return None;
     }
-    let rate = written / wall;
-    let seconds = t.capacity.0 * e.pe_cycles / (rate.0 * e.waf);
-    Some(seconds / (365.25 * 24.0 * 3600.0))
+    Some(wear_out_years(
+        t.capacity,
+        e.pe_cycles,
+        e.waf,
+        written / wall,
+    ))
+}
+
+/// Seconds in a (Julian) year, the year every lifetime here is counted in.
+pub const YEAR: Seconds = Seconds(365.25 * 24.0 * 3600.0);
+
+/// Years until `writable` flash bytes, each good for `pe_cycles` programs, wear out under a
+/// host write `rate` amplified `waf` times: `writable · pe_cycles / (rate · waf)`. `writable` is
+/// what the writes may spread over — the whole tier, or (Kyung et al.'s Eq. 2) the tier less the
+/// weights homed in it, which are written once and never cycle.
+pub fn wear_out_years(writable: Bytes, pe_cycles: f64, waf: f64, rate: BytesPerSec) -> f64 {
+    let endurance = writable * pe_cycles;
+    (endurance / (rate * waf)) / YEAR
 }

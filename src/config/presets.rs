@@ -51,6 +51,14 @@ pub const MODELS: &[Preset] = &[
         name: "gemma-3-270m-q4_k_m",
         yaml: include_str!("../../models/gemma-3-270m-q4_k_m.yaml"),
     },
+    Preset {
+        name: "llama-3.1-405b-instruct-bf16",
+        yaml: include_str!("../../models/llama-3.1-405b-instruct-bf16.yaml"),
+    },
+    Preset {
+        name: "llama-4-maverick-17b-128e-instruct-bf16",
+        yaml: include_str!("../../models/llama-4-maverick-17b-128e-instruct-bf16.yaml"),
+    },
 ];
 
 /// System presets (`models/systems/<name>.yaml`), parsed as

@@ -13,6 +13,7 @@ mod published;
 mod realism;
 mod serving;
 mod shard_auto;
+mod system_published;
 
 use approx::assert_relative_eq;
 use helpers::*;
