@@ -74,6 +74,27 @@ fn decode_step(c: &mut Criterion) {
     c.bench_function("decode_step_36_layers_32k_kv_on_hbf", |b| {
         b.iter(|| black_box(run.step(step)));
     });
+    // The same on the FlashLab reading, whose HBF carries a read path (admission, channels,
+    // ECC): the cost of the extra stages per access.
+    let system = load::system(Some("h100-hbf-flashlab"), &sets).unwrap();
+    let m = Machine::new(&model.spec, &system.spec).unwrap();
+    let kv = KvLayout::new(&m, QuantType::F16, QuantType::F16, 1 << 20).unwrap();
+    let mut run = Run::new(&m, &kv, rng::stream(1, 0));
+    c.bench_function("decode_step_36_layers_32k_kv_on_hbf_read_path", |b| {
+        b.iter(|| black_box(run.step(step)));
+    });
+}
+
+fn read_path_burst(c: &mut Criterion) {
+    // FlashLab's grade-2, tR 1 us cell: 1,024 reads simulated one by one through admission,
+    // per-channel commands and pages.
+    use tiersim::published;
+    let (s, _) = published::find("flashlab-read-ceiling").unwrap();
+    let b = s.cases[5].compute.clone().unwrap().burst.unwrap();
+    let dev = published::burst_device(b.units, b.io_size, b.latency, b.link, b.read_path);
+    c.bench_function("read_path_burst_1024_reads_fine", |bch| {
+        bch.iter(|| black_box(published::burst_rate(b.reads, &dev)));
+    });
 }
 
 fn decode_step_per_kernel(c: &mut Criterion) {
@@ -264,6 +285,7 @@ criterion_group!(
     engine,
     decode_step,
     decode_step_per_kernel,
+    read_path_burst,
     ceiling_curve,
     moe_decode_step,
     batched_decode_step,
