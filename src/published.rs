@@ -1,7 +1,8 @@
 //! Published HBF results reproduced: each scenario in `models/scenarios/` names its source, the
 //! parameters it takes from it and those it assumes, and per published figure how tiersim
-//! computes the same figure — the array arithmetic, a simulated burst of reads on a device, or a
-//! decode-rate gap between two systems. A figure tiersim cannot compute says what is missing; a
+//! computes the same figure — the array arithmetic, a simulated burst of reads on a device, a
+//! decode-rate gap between two systems, a system closed form ([`system`]) or the largest batch
+//! whose simulated decode step meets a TPOT bound ([`slo`]). A figure tiersim cannot compute says what is missing; a
 //! figure tiersim computes outside the scenario's tolerance carries the error it shows and the
 //! reason (a physics tiersim lacks, an unstated parameter), never a correction factor.
 
