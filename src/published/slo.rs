@@ -105,7 +105,8 @@ pub struct SloBatch {
 /// Simulates one decode step of `batch` requests of `w` on `m` and adds the admission write.
 pub fn step_time(m: &Machine, w: &Workload, batch: u32) -> Result<StepTime, ConfigError> {
     let kv = KvLayout::for_batch(m, QuantType::F16, QuantType::F16, w.full_length(), batch)?;
-    // Fixed latencies and expected routing draw nothing; the stream only satisfies the run.
+    // One fixed stream per probe, so a probe's step does not depend on which probes ran before
+    // it (with fixed latencies and expected routing nothing is drawn at all).
     let mut run = Run::new(m, &kv, rng::stream(0, 0));
     let step = run.step_groups(&w.in_flight(batch), batch).to_seconds();
     let admission = admission_write_time(
