@@ -38,8 +38,9 @@
 //! - [`sweep`]: parameter grids run in parallel into a tidy CSV (resumable, shardable), their
 //!   plots, and the requirement solver ([`sweep::require`]).
 //! - [`published`]: published HBF results as scenarios (`models/scenarios/`, `tiersim
-//!   reproduce`): the device arithmetic, simulated bursts and decode gaps beside the published
-//!   figures, each miss with its reason. The contested HBF figures themselves are named readings,
+//!   reproduce`): the device arithmetic, simulated bursts and decode gaps, system closed forms and
+//!   the largest batch whose simulated decode step meets a TPOT bound ([`published::slo`])
+//!   beside the published figures, each miss with its reason. The contested HBF figures themselves are named readings,
 //!   one system preset each ([`config::presets::READINGS`]), which the default sweep and
 //!   requirement run one by one.
 //! - [`analytic`] and [`ceiling`]: the predecessor's closed forms (decode ceiling, staging) and

@@ -35,6 +35,14 @@ pub const REPETITIONS: Limit = Limit {
     split: "run fewer repetitions (llama-bench's default is 5) and merge the outputs",
 };
 
+/// Requests one GPU decodes together in a largest-batch search: the bisection's upper end
+/// (published per-GPU batches are at most a few thousand).
+pub const BATCH: Limit = Limit {
+    what: "requests in one batch",
+    max: 1 << 20,
+    split: "check the workload and the machine: a batch this large means the KV barely costs anything",
+};
+
 /// Values one list flag or list field expands to (`-p 1-1000000000+1`).
 pub const LIST_VALUES: Limit = Limit {
     what: "values in one list",

@@ -1,7 +1,8 @@
 //! Published HBF results reproduced: each scenario in `models/scenarios/` names its source, the
 //! parameters it takes from it and those it assumes, and per published figure how tiersim
-//! computes the same figure — the array arithmetic, a simulated burst of reads on a device, or a
-//! decode-rate gap between two systems. A figure tiersim cannot compute says what is missing; a
+//! computes the same figure — the array arithmetic, a simulated burst of reads on a device, a
+//! decode-rate gap between two systems, a system closed form ([`system`]) or the largest batch
+//! whose simulated decode step meets a TPOT bound ([`slo`]). A figure tiersim cannot compute says what is missing; a
 //! figure tiersim computes outside the scenario's tolerance carries the error it shows and the
 //! reason (a physics tiersim lacks, an unstated parameter), never a correction factor.
 
@@ -22,6 +23,7 @@ use crate::tier::latency::LatencyDist;
 use crate::tier::read_path::ReadPath;
 use crate::units::{Bytes, BytesPerSec, Seconds, SimTime};
 
+pub mod slo;
 pub mod system;
 
 /// One embedded scenario: its name (the file name without `.yaml`) and YAML text.
@@ -147,6 +149,10 @@ pub struct Compute {
     /// The share of a decode step spent writing admitted requests' KV.
     #[serde(default)]
     pub kv_write_share: Option<system::KvWriteShareFigure>,
+    /// The largest batch per GPU within a TPOT bound, its decode step simulated, or its ratio
+    /// to a capacity-bound baseline.
+    #[serde(default)]
+    pub slo_batch: Option<slo::SloBatchFigure>,
 }
 
 /// `stacks × min(link, units × io_size / latency)`: the device arithmetic.
@@ -214,7 +220,7 @@ fn one() -> u32 {
 }
 
 /// The ways a figure can be computed, as errors list them.
-const WAYS: &str = "array, burst, tg_gap, kv_lifetime, capacity_batch, kv_write_share";
+const WAYS: &str = "array, burst, tg_gap, kv_lifetime, capacity_batch, kv_write_share, slo_batch";
 
 /// A published figure, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -467,10 +473,12 @@ impl Compute {
             + usize::from(self.kv_lifetime.is_some())
             + usize::from(self.capacity_batch.is_some())
             + usize::from(self.kv_write_share.is_some())
+            + usize::from(self.slo_batch.is_some())
     }
 
     /// tiersim's figure: bytes/s for `array` and `burst`, a fraction for `tg_gap` and
-    /// `kv_write_share`, years for `kv_lifetime`, a batch or a ratio for `capacity_batch`.
+    /// `kv_write_share`, years for `kv_lifetime`, a batch or a ratio for `capacity_batch` and
+    /// `slo_batch`.
     pub fn figure(&self, origin: &str) -> Result<f64, ConfigError> {
         if let Some(k) = &self.kv_lifetime {
             return k.years(origin);
@@ -480,6 +488,9 @@ impl Compute {
         }
         if let Some(w) = &self.kv_write_share {
             return w.share(origin);
+        }
+        if let Some(s) = &self.slo_batch {
+            return s.figure(origin);
         }
         if let Some(a) = &self.array {
             let array = f64::from(a.units) * a.io_size.0 / a.latency.0;

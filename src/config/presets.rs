@@ -59,6 +59,10 @@ pub const MODELS: &[Preset] = &[
         name: "llama-4-maverick-17b-128e-instruct-bf16",
         yaml: include_str!("../../models/llama-4-maverick-17b-128e-instruct-bf16.yaml"),
     },
+    Preset {
+        name: "llama-4-maverick-ep8-rank-bf16",
+        yaml: include_str!("../../models/llama-4-maverick-ep8-rank-bf16.yaml"),
+    },
 ];
 
 /// System presets (`models/systems/<name>.yaml`), parsed as
@@ -147,6 +151,14 @@ pub const SYSTEMS: &[Preset] = &[
     Preset {
         name: "h100-hbf-micron",
         yaml: include_str!("../../models/systems/h100-hbf-micron.yaml"),
+    },
+    Preset {
+        name: "rubin-hbf-plus",
+        yaml: include_str!("../../models/systems/rubin-hbf-plus.yaml"),
+    },
+    Preset {
+        name: "rubin-hbf",
+        yaml: include_str!("../../models/systems/rubin-hbf.yaml"),
     },
 ];
 

@@ -118,10 +118,21 @@ pub fn requests_fitting(capacity: Bytes, held: Bytes, per_request: Bytes) -> u64
     (free / per_request).floor() as u64
 }
 
-/// The fraction of a decode step of length `step` spent writing the KV of newly admitted
-/// requests: a batch of `batch` requests of `output_tokens` steps each admits
-/// `batch / output_tokens` requests per step, each landing `admitted_kv` at `write_bw`, not
-/// overlapped with the step's reads (Son et al., Fig. 5 and footnote 2).
+/// Time per decode step spent writing the KV of newly admitted requests: a batch of `batch`
+/// requests of `output_tokens` steps each admits `batch / output_tokens` requests per step,
+/// each landing `admitted_kv` at `write_bw`, not overlapped with the step's reads (Son et al.,
+/// Fig. 5 and footnote 2).
+pub fn admission_write_time(
+    batch: f64,
+    admitted_kv: Bytes,
+    output_tokens: u64,
+    write_bw: BytesPerSec,
+) -> Seconds {
+    let bytes = admitted_kv * (batch / output_tokens as f64);
+    bytes / write_bw
+}
+
+/// The fraction of a decode step of length `step` spent on [`admission_write_time`].
 pub fn admission_write_share(
     batch: f64,
     admitted_kv: Bytes,
@@ -129,8 +140,7 @@ pub fn admission_write_share(
     write_bw: BytesPerSec,
     step: Seconds,
 ) -> f64 {
-    let bytes = admitted_kv * (batch / output_tokens as f64);
-    (bytes / write_bw) / step
+    admission_write_time(batch, admitted_kv, output_tokens, write_bw) / step
 }
 
 fn traffic(model: &str) -> Result<ModelTraffic, ConfigError> {

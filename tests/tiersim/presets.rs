@@ -4,7 +4,7 @@
 use crate::helpers::{stdout, tiersim};
 
 /// The presets added with evidence for every figure.
-const NEW_SYSTEMS: [&str; 9] = [
+const NEW_SYSTEMS: [&str; 11] = [
     "h100-hbf-ocp-g1",
     "h100-hbf-ocp-g2",
     "h100-hbf-ocp-g3",
@@ -14,6 +14,8 @@ const NEW_SYSTEMS: [&str; 9] = [
     "h100-hbf-tr30us",
     "h100-nvme-tail",
     "cpu-ddr5-server",
+    "rubin-hbf-plus",
+    "rubin-hbf",
 ];
 
 #[test]

@@ -138,3 +138,114 @@ fn son_kv_write_shares_follow_fig_5_and_not_the_texts_5_percent() {
     // tiersim's Llama 4 range, like the figure's (6.7-13.7 %), starts well above the text's 5 %.
     assert!(low > 0.06 && high < 0.139, "{low} .. {high}");
 }
+
+#[test]
+fn the_ep8_rank_preset_is_one_gpus_share_of_maverick() {
+    let full = WeightSplit::of(&traffic("llama-4-maverick-17b-128e-instruct-bf16"));
+    let rank = traffic("llama-4-maverick-ep8-rank-bf16");
+    let split = WeightSplit::of(&rank);
+    // 16 of 128 routed experts per MoE layer; every other tensor but the router's other 112
+    // columns (24 layers x 5,120 x 112 x 2 B).
+    assert!(close(split.routed.0, full.routed.0 / 8.0, 1e-12));
+    let router_rest = 24.0 * 5120.0 * 112.0 * 2.0;
+    assert!(close(split.rest.0 + router_rest, full.rest.0, 1e-12));
+    assert!(
+        close(rank.model_size.0, 125.0e9, 1e-3),
+        "{}",
+        rank.model_size.0
+    );
+    // The same KV as the whole model: requests are whole on each rank.
+    for l in [6399u64, 104_600] {
+        assert_eq!(
+            kv_per_request(&rank, l, false),
+            kv_per_request(
+                &traffic("llama-4-maverick-17b-128e-instruct-bf16"),
+                l,
+                false
+            )
+        );
+    }
+}
+
+#[test]
+fn son_slo_batches_reproduce_llama_4_long_and_mid_and_the_53x_high_end() {
+    let f = figures("son-batch-and-kv-writes");
+    let slo: Vec<_> = f
+        .iter()
+        .filter(|(l, ..)| l.starts_with("HBF+ ") || l.starts_with("HBF "))
+        .filter(|(l, ..)| !l.contains("KV-write"))
+        .collect();
+    let labels: Vec<&str> = slo.iter().map(|(l, ..)| l.as_str()).collect();
+    assert_eq!(slo.len(), 6, "{labels:?}");
+    for (label, p, t) in &slo {
+        assert!((t / p - 1.0).abs() <= 0.15, "{label}: {t} vs {p}");
+    }
+    let get = |start: &str| {
+        slo.iter()
+            .find(|(l, ..)| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start}"))
+            .2
+    };
+    let (plus_long, plus_mid) = (
+        get("HBF+ per-GPU batch, 8 GPUs, Llama 4 Maverick, LONG"),
+        get("HBF+ per-GPU batch, 8 GPUs, Llama 4 Maverick, MID"),
+    );
+    let (hbf_long, hbf_mid) = (
+        get("HBF per-GPU batch, 8 GPUs, Llama 4 Maverick, LONG"),
+        get("HBF per-GPU batch, 8 GPUs, Llama 4 Maverick, MID"),
+    );
+    // Whole requests. HBF+ reads and writes 8/7 as fast as HBF: each request's cost per step
+    // shrinks by 7/8 and so does the weights' read time, which leaves more of the step to
+    // requests, so the batch grows by more than 8/7.
+    for b in [plus_long, plus_mid, hbf_long, hbf_mid] {
+        assert_eq!(b.fract(), 0.0, "{b}");
+    }
+    assert!(plus_long > hbf_long && plus_long / hbf_long > 8.0 / 7.0);
+    assert!(plus_mid > hbf_mid && plus_mid / hbf_mid > 8.0 / 7.0);
+    // The ratios over HBM4 are the batches over the capacity anchors computed above (29, 146).
+    let long_ratio = get("HBF+ / HBM4 per-GPU batch, 8 GPUs, Llama 4 Maverick, LONG");
+    assert!(
+        (long_ratio - plus_long / 29.0).abs() < 1e-12,
+        "{long_ratio}"
+    );
+    let mid_ratio = get("HBF+ / HBM4 per-GPU batch, 8 GPUs, Llama 4 Maverick, MID");
+    assert!((mid_ratio - plus_mid / 146.0).abs() < 1e-12, "{mid_ratio}");
+    // LONG is the high end of the published range, as in the paper.
+    assert!(long_ratio > mid_ratio);
+}
+
+#[test]
+fn son_cells_tiersim_cannot_compute_name_what_is_missing() {
+    let (s, origin) = published::find("son-batch-and-kv-writes").unwrap();
+    let out = s.run(&origin).unwrap();
+    let missing: Vec<_> = out.cases.iter().filter(|c| c.tiersim.is_none()).collect();
+    let labels: Vec<&str> = missing.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(missing.len(), 4, "{labels:?}");
+    for c in &missing {
+        let sram = c.label.contains("SHORT") && c.label.contains("Llama 4");
+        let tp = c.label.contains("Llama 3");
+        let text = c.label.contains("text");
+        assert!(sram || tp || text, "{}", c.label);
+        if sram {
+            assert!(c.note.contains("SRAM"), "{}", c.note);
+        }
+        if tp {
+            assert!(c.note.contains("all-reduce"), "{}", c.note);
+        }
+    }
+    // Every computed case is within the tolerance: no undocumented miss.
+    assert!(out.cases.iter().all(|c| c.tiersim.is_none() || c.within));
+}
+
+#[test]
+fn reproduce_prints_the_slo_batch_rows() {
+    let text = stdout(&["reproduce", "son-batch-and-kv-writes"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| HBF+ per-GPU batch, 8 GPUs, Llama 4 Maverick, LONG |"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("| 164.4 |") && row.ends_with("| within 15 % |"),
+        "{row}"
+    );
+}
