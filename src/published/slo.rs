@@ -8,10 +8,9 @@
 //! machine — weights and KV read through its tiers, appends written, compute on its roofline —
 //! and adds the step's admission write: `B / L_out` requests join per step, each landing its
 //! prompt's KV at the KV tier's write bandwidth before the step can serve it. That write is the
-//! closed form [`admission_write_time`] (Son et al., Fig. 5: "KV Write", not overlapped) and not
-//! a simulated device write: tiersim's device moves a write's whole data over its write link
-//! before programming any page, which for a bulk write already at the array's program rate
-//! would charge it twice. TPOT grows with `B`, so a bisection finds the largest batch within
+//! closed form [`admission_write_time`] (Son et al., Fig. 5: "KV Write", not overlapped), the
+//! formula the Fig. 5 share cases check, rather than a simulated device write (which would add
+//! one program time to the same link time, since pages program as they arrive). TPOT grows with `B`, so a bisection finds the largest batch within
 //! the bound, below the count whose KV fits the machine and [`limits::BATCH`].
 
 use serde::Deserialize;

@@ -344,9 +344,9 @@ impl Device {
         (end + p.fill + p.stages.post).max(leg.not_before)
     }
 
-    /// Writes `bytes` issued at `now`: the data crosses the write path, then units hold for the
-    /// program time. Returns when the last access completes. Writes occupy lanes, so reads
-    /// issued later queue behind them.
+    /// Writes `bytes` issued at `now`: the data crosses the write path and units program each
+    /// page as it arrives. Returns when the last access completes. Writes occupy lanes, so
+    /// reads issued later queue behind them.
     pub fn write(&mut self, now: SimTime, bytes: Bytes, rng: &mut SimRng) -> SimTime {
         if bytes.0 <= 0.0 {
             return now;
@@ -354,16 +354,27 @@ impl Device {
         let n_ios = self.ios(bytes);
         self.stats.bytes_written += bytes;
         self.stats.write_ios += n_ios;
-        let (_, arrived) = self
-            .write_link
-            .reserve(now, SimTime::from_seconds(bytes / self.write_bw));
+        let link = SimTime::from_seconds(bytes / self.write_bw);
+        let (sent, arrived) = self.write_link.reserve(now, link);
         let (accesses, per, extra) = self.split(n_ios);
         let mut done = arrived;
         for i in 0..accesses {
             let ios = per + u64::from(i < extra);
+            let rounds = ios.div_ceil(u64::from(self.width));
             let program = SimTime::from_seconds(self.write.sample_ios(rng, ios));
-            let (start, _) = self.lanes.reserve(arrived, self.hold(ios, program));
-            done = done.max(start + program);
+            // The accesses' pages cross the link interleaved, as a controller stripes them: an
+            // access's first page is in after `i + 1` pages' link time and its last after all
+            // but the later accesses' last pages. A unit programs a page once it is in, rather
+            // than waiting for the whole write.
+            let first_in = sent + SimTime(mul_div(link.0, i + 1, n_ios));
+            let last_in = sent + SimTime(mul_div(link.0, n_ios - accesses + i + 1, n_ios));
+            let (start, _) = self.lanes.reserve(first_in, self.hold(ios, program));
+            let round = if rounds == 1 {
+                program
+            } else {
+                SimTime(program.0 / rounds)
+            };
+            done = done.max(start + program).max(last_in + round);
         }
         done
     }
@@ -504,6 +515,39 @@ mod tests {
                 "{units}: {fine} vs {coarse}"
             );
         }
+    }
+
+    fn write_time(p: &DeviceParams, g: Granularity, pages: u64) -> f64 {
+        let mut dev = Device::new(p, g, 16);
+        let mut rng = rng::stream(0, 0);
+        let end = dev.write(SimTime::ZERO, p.io_size * pages as f64, &mut rng);
+        end.to_seconds().0
+    }
+
+    #[test]
+    fn pages_program_as_they_arrive() {
+        // 64 units programming 75 us pages behind a link moving a page per 1.6 us: the link
+        // binds (64 units take a page per 1.17 us), so the write ends one program after its
+        // last page is in, not after all of them are in plus every round of programs.
+        let p = DeviceParams {
+            write_bw: BytesPerSec(4096.0 / 1.6e-6),
+            ..flash(path(), 64, 409.6e9)
+        };
+        let pages = 640;
+        let link = pages as f64 * 1.6e-6;
+        let t = write_time(&p, Granularity::Fine, pages);
+        assert!((t - (link + 75e-6)).abs() < 1e-9, "{t}");
+        // Coarse lanes track it within a round of programs.
+        let c = write_time(&p, Granularity::Coarse, pages);
+        assert!((c - t).abs() <= 75e-6 + 1e-9, "{c} vs {t}");
+        // With a fast link the units bind: ten rounds of programs, after the first round's 64
+        // pages (10 ns each) are in.
+        let fast = DeviceParams {
+            write_bw: BytesPerSec(409.6e9),
+            ..p
+        };
+        let t = write_time(&fast, Granularity::Fine, pages);
+        assert!((t - (10.0 * 75e-6 + 64.0 * 10e-9)).abs() < 1e-9, "{t}");
     }
 
     #[test]
