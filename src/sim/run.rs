@@ -391,9 +391,18 @@ impl<'a> Run<'a> {
 /// The run's device for `tier`, cloned from the machine's idle one on first use.
 #[inline]
 fn device<'d>(m: &Machine, devices: &'d mut [Option<Device>], tier: usize) -> &'d mut Device {
-    devices[tier].get_or_insert_with(|| {
-        m.idle_device(tier)
-            .expect("traffic only goes to device tiers")
-            .clone()
-    })
+    let slot = &mut devices[tier];
+    if slot.is_none() {
+        *slot = Some(idle_device(m, tier));
+    }
+    slot.as_mut().expect("set above")
+}
+
+/// A copy of the machine's idle device for `tier`: once per tier and run, so kept out of line.
+#[cold]
+#[inline(never)]
+fn idle_device(m: &Machine, tier: usize) -> Device {
+    m.idle_device(tier)
+        .expect("traffic only goes to device tiers")
+        .clone()
 }
