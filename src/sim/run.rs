@@ -185,7 +185,7 @@ impl<'a> Run<'a> {
         self.state.clear();
         self.state.resize(n, LayerState::default());
         for l in 0..n {
-            self.totals.local_bytes += work.local[l];
+            self.totals.local_bytes += work.local(l);
         }
         for tier in 0..work.tiers() {
             self.totals.host_read[tier] += work.host_read(tier);
@@ -227,7 +227,7 @@ impl<'a> Run<'a> {
                         self.totals.stall[st.last_tier as usize] += now.saturating_sub(ready);
                     }
                     started = true;
-                    compute_end = now + work.compute[cur];
+                    compute_end = now + work.compute(cur);
                     self.sched
                         .schedule(compute_end, Ev::Computed { layer: cur as u32 });
                     for l in cur + 1..(cur + 1 + ahead).min(n) {
@@ -258,7 +258,7 @@ impl<'a> Run<'a> {
                         dev.write(now, bytes, &mut self.rng);
                     }
                 }
-                self.totals.local_busy += work.local_time[cur];
+                self.totals.local_busy += work.local_time(cur);
                 cur += 1;
                 ready = now;
                 started = false;
@@ -300,6 +300,12 @@ impl<'a> Run<'a> {
     fn execute_in_order(&mut self, work: &StepWork, t0: SimTime, stream: bool) -> SimTime {
         let mut now = t0;
         for l in 0..work.layers() {
+            if !work.remote(l) {
+                // Nothing to fetch or write: the layer is its compute, stalling on nothing.
+                now = now + work.compute(l);
+                self.totals.local_busy += work.local_time(l);
+                continue;
+            }
             let ready = now;
             let mut legs = std::mem::take(&mut self.legs);
             legs.clear();
@@ -327,7 +333,7 @@ impl<'a> Run<'a> {
             let fetching = !legs.is_empty();
             self.legs = legs;
             let end = if stream {
-                let compute_end = now + work.compute[l];
+                let compute_end = now + work.compute(l);
                 if fetch_end > compute_end {
                     self.totals.stall[last_tier] += fetch_end.saturating_sub(compute_end);
                 }
@@ -337,7 +343,7 @@ impl<'a> Run<'a> {
                 if start > ready {
                     self.totals.stall[last_tier] += start.saturating_sub(ready);
                 }
-                start + work.compute[l]
+                start + work.compute(l)
             };
             now = end;
             for tier in 1..work.tiers() {
@@ -347,7 +353,7 @@ impl<'a> Run<'a> {
                     dev.write(now, bytes, &mut self.rng);
                 }
             }
-            self.totals.local_busy += work.local_time[l];
+            self.totals.local_busy += work.local_time(l);
         }
         now
     }

@@ -2024,6 +2024,29 @@ struct FastTables {
     /// At index `n` (2 to [`MAX_TABULATED_MAX`]), the quantile of the slowest of `n` draws,
     /// `Q(u^(1/n))`: an access of a few ios ends with its slowest.
     maxima: Vec<OnceLock<BodyTable>>,
+    /// At index `i`, how a sum of `EXACT_TERMS + 1 + i` draws is drawn (see
+    /// [`MAX_TABULATED_SUM`]).
+    sums: OnceLock<Vec<LongSum>>,
+}
+
+/// Sums of up to `EXACT_TERMS + MAX_TABULATED_SUM` draws have their constants tabulated: the
+/// accesses of the reads that identical layers repeat step after step come in a few sizes, and
+/// a square root and two divisions per draw cost as much as the draw.
+const MAX_TABULATED_SUM: usize = 4096;
+
+/// How a sum of many draws is drawn, as [`LatencySampler::sample_sum`] computes it.
+#[derive(Debug, Clone, Copy)]
+enum LongSum {
+    /// Term by term: too skewed for a corrected normal variate and short enough to draw.
+    Exact,
+    /// `max(mean + sd · (z + skew_6 · (z² − 1)), floor)` for a standard normal `z`: the sum's
+    /// mean and standard deviation, its skewness over 6 (Cornish–Fisher) and its least value.
+    Normal {
+        mean: f64,
+        sd: f64,
+        skew_6: f64,
+        floor: f64,
+    },
 }
 
 /// The widest maximum given a table of its own: beyond, the draws are exact (such wide lanes
@@ -2105,6 +2128,7 @@ impl LatencySampler {
                 maxima: (0..=MAX_TABULATED_MAX.min(u64::from(width)))
                     .map(|_| OnceLock::new())
                     .collect(),
+                sums: OnceLock::new(),
             }),
         }
     }
@@ -2137,23 +2161,59 @@ impl LatencySampler {
 
     /// The sum of `terms` single draws: term by term up to [`EXACT_TERMS`], else one normal
     /// variate with the sum's skewness (see [`MAX_SUM_SKEW`]).
+    #[inline]
     fn sample_sum(&self, rng: &mut SimRng, terms: u64) -> f64 {
         if terms <= EXACT_TERMS || !self.unit_var.is_finite() {
-            return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
+            return self.sum_exactly(rng, terms);
         }
+        let long = match usize::try_from(terms - EXACT_TERMS - 1) {
+            Ok(i) if i < MAX_TABULATED_SUM => {
+                let table = self.fast.sums.get_or_init(|| {
+                    let last = EXACT_TERMS + MAX_TABULATED_SUM as u64;
+                    (EXACT_TERMS + 1..=last).map(|n| self.long_sum(n)).collect()
+                });
+                table[i]
+            }
+            _ => self.long_sum(terms),
+        };
+        match long {
+            LongSum::Exact => self.sum_exactly(rng, terms),
+            LongSum::Normal {
+                mean,
+                sd,
+                skew_6,
+                floor,
+            } => {
+                let z = std_normal(open01(rng));
+                // Monotone in z for |skew| <= 1/3 over every z a 52-bit uniform reaches
+                // (|z| < 8.3).
+                let x = z + skew_6 * (z * z - 1.0);
+                (mean + sd * x).max(floor)
+            }
+        }
+    }
+
+    /// The sum of `terms` single draws, term by term.
+    #[inline(never)]
+    fn sum_exactly(&self, rng: &mut SimRng, terms: u64) -> f64 {
+        (0..terms).map(|_| self.sample(rng).0).sum::<f64>()
+    }
+
+    /// How a sum of `terms` draws (more than [`EXACT_TERMS`], with a finite variance) is drawn.
+    fn long_sum(&self, terms: u64) -> LongSum {
         let n = terms as f64;
         let root_n = n.sqrt();
         let skew = match self.unit_skewness().map(|g| g / root_n) {
             Some(g) if g.abs() <= MAX_SUM_SKEW => g,
-            _ if terms <= EXACT_SKEWED_TERMS => {
-                return (0..terms).map(|_| self.sample(rng).0).sum::<f64>();
-            }
+            _ if terms <= EXACT_SKEWED_TERMS => return LongSum::Exact,
             _ => 0.0,
         };
-        let z = std_normal(open01(rng));
-        // Monotone in z for |skew| <= 1/3 over every z a 52-bit uniform reaches (|z| < 8.3).
-        let x = z + skew / 6.0 * (z * z - 1.0);
-        (n * self.unit_mean + root_n * self.unit_sd * x).max(n * self.floor)
+        LongSum::Normal {
+            mean: n * self.unit_mean,
+            sd: root_n * self.unit_sd,
+            skew_6: skew / 6.0,
+            floor: n * self.floor,
+        }
     }
 
     /// The skewness of one draw, computed on first use; `None` when infinite.
