@@ -125,7 +125,10 @@ impl Device {
     }
 
     fn ios(&self, bytes: Bytes) -> u64 {
-        (bytes.0 / self.io_size.0).ceil().max(1.0) as u64
+        // Rounded up by hand: `f64::ceil` is a libm call on the baseline x86-64 target.
+        let exact = bytes.0 / self.io_size.0;
+        let whole = exact as u64;
+        whole.saturating_add(u64::from((whole as f64) < exact)).max(1)
     }
 
     /// How long an access of `ios` ios keeps its lane: all of `latency` when it fills the lane's
