@@ -81,6 +81,32 @@ pub struct Device {
     io_size: Bytes,
     read_mean: SimTime,
     stats: DeviceStats,
+    /// The last read's split into accesses.
+    shape: ReadShape,
+}
+
+/// How a read splits into accesses: the first `extra` of `accesses` are `access[0]`, the others
+/// `access[1]`.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReadShape {
+    /// The read's size, as bits (no read has size 0, the bits of the default).
+    bytes: u64,
+    n_ios: u64,
+    accesses: u64,
+    extra: u64,
+    access: [Access; 2],
+}
+
+/// An access of a read, apart from its latency.
+#[derive(Debug, Clone, Copy, Default)]
+struct Access {
+    ios: u64,
+    rounds: u64,
+    /// Its share of the read's link time.
+    transfer: SimTime,
+    /// What follows its latency before it completes: its last round's transfer, or when queue
+    /// slots bind, its unit's own transfers.
+    tail: SimTime,
 }
 
 impl Device {
@@ -108,6 +134,7 @@ impl Device {
             io_size: p.io_size,
             read_mean: SimTime::from_seconds(p.read_latency.mean()),
             stats: DeviceStats::default(),
+            shape: ReadShape::default(),
         }
     }
 
@@ -128,7 +155,9 @@ impl Device {
         // Rounded up by hand: `f64::ceil` is a libm call on the baseline x86-64 target.
         let exact = bytes.0 / self.io_size.0;
         let whole = exact as u64;
-        whole.saturating_add(u64::from((whole as f64) < exact)).max(1)
+        whole
+            .saturating_add(u64::from((whole as f64) < exact))
+            .max(1)
     }
 
     /// How long an access of `ios` ios keeps its lane: all of `latency` when it fills the lane's
@@ -155,31 +184,24 @@ impl Device {
         if bytes.0 <= 0.0 {
             return;
         }
-        let n_ios = self.ios(bytes);
+        if self.shape.bytes != bytes.0.to_bits() {
+            self.shape = self.shape_of(bytes);
+        }
+        let shape = self.shape;
         self.stats.bytes_read += bytes;
-        self.stats.read_ios += n_ios;
-        let (accesses, per, extra) = self.split(n_ios);
-        let link = SimTime::from_seconds(bytes / self.read_bw);
-        for i in 0..accesses {
-            let ios = per + u64::from(i < extra);
-            let rounds = ios.div_ceil(u64::from(self.width));
+        self.stats.read_ios += shape.n_ios;
+        for i in 0..shape.accesses {
+            let Access {
+                ios,
+                rounds,
+                transfer,
+                tail,
+            } = shape.access[usize::from(i >= shape.extra)];
             let latency = SimTime::from_seconds(self.read.sample_ios(rng, ios));
-            // Each access's share of the whole read's link time, split in ticks: the shares
-            // add up to the whole within a tick per access, and no access converts from
-            // seconds again (a conversion costs as much as a latency draw).
-            let transfer = SimTime(mul_div(link.0, ios, n_ios));
-            let (tail, hold) = if self.serial {
-                // When slots bind, each unit's chain is latency then its own transfer, round
-                // after round: a unit moves `rounds` ios, not the whole access.
-                let per_unit = SimTime(mul_div(transfer.0, rounds, ios));
-                (per_unit, self.hold(ios, latency + per_unit))
+            let hold = if self.serial {
+                self.hold(ios, latency + tail)
             } else {
-                let per_round = if rounds == 1 {
-                    transfer
-                } else {
-                    SimTime(transfer.0 / rounds)
-                };
-                (per_round, self.hold(ios, latency))
+                self.hold(ios, latency)
             };
             let (start, _) = self.lanes.reserve(now, hold);
             // Data starts to flow when the first round ends: about one mean latency in, or
@@ -197,6 +219,44 @@ impl Device {
                     not_before: start + latency + tail,
                 },
             );
+        }
+    }
+
+    /// How a read of `bytes` splits into accesses: worked out once for the reads of a size,
+    /// which identical layers repeat.
+    #[cold]
+    fn shape_of(&self, bytes: Bytes) -> ReadShape {
+        let n_ios = self.ios(bytes);
+        let (accesses, per, extra) = self.split(n_ios);
+        let link = SimTime::from_seconds(bytes / self.read_bw);
+        let access = |ios: u64| {
+            let rounds = ios.div_ceil(u64::from(self.width));
+            // Each access's share of the whole read's link time, split in ticks: the shares
+            // add up to the whole within a tick per access, and no access converts from
+            // seconds again (a conversion costs as much as a latency draw).
+            let transfer = SimTime(mul_div(link.0, ios, n_ios));
+            let tail = if self.serial {
+                // When slots bind, each unit's chain is latency then its own transfer, round
+                // after round: a unit moves `rounds` ios, not the whole access.
+                SimTime(mul_div(transfer.0, rounds, ios))
+            } else if rounds == 1 {
+                transfer
+            } else {
+                SimTime(transfer.0 / rounds)
+            };
+            Access {
+                ios,
+                rounds,
+                transfer,
+                tail,
+            }
+        };
+        ReadShape {
+            bytes: bytes.0.to_bits(),
+            n_ios,
+            accesses,
+            extra,
+            access: [access(per + 1), access(per)],
         }
     }
 
