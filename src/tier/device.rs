@@ -83,6 +83,21 @@ pub struct Device {
     stats: DeviceStats,
     /// The last read's split into accesses.
     shape: ReadShape,
+    /// The last write's.
+    write_shape: WriteShape,
+}
+
+/// How a write splits into accesses: the first `extra` of `accesses` have `ios[0]` ios, the
+/// others `ios[1]`; and its time on the write path.
+#[derive(Debug, Clone, Copy, Default)]
+struct WriteShape {
+    /// The write's size, as bits (as [`ReadShape::bytes`]).
+    bytes: u64,
+    n_ios: u64,
+    link: SimTime,
+    accesses: u64,
+    extra: u64,
+    ios: [u64; 2],
 }
 
 /// How a read splits into accesses: the first `extra` of `accesses` are `access[0]`, the others
@@ -135,6 +150,7 @@ impl Device {
             read_mean: SimTime::from_seconds(p.read_latency.mean()),
             stats: DeviceStats::default(),
             shape: ReadShape::default(),
+            write_shape: WriteShape::default(),
         }
     }
 
@@ -260,6 +276,21 @@ impl Device {
         }
     }
 
+    /// How a write of `bytes` splits into accesses, and its time on the write path.
+    #[cold]
+    fn write_shape_of(&self, bytes: Bytes) -> WriteShape {
+        let n_ios = self.ios(bytes);
+        let (accesses, per, extra) = self.split(n_ios);
+        WriteShape {
+            bytes: bytes.0.to_bits(),
+            n_ios,
+            link: SimTime::from_seconds(bytes / self.write_bw),
+            accesses,
+            extra,
+            ios: [per + 1, per],
+        }
+    }
+
     /// Moves a leg across the link at `at`; returns when the access completes.
     pub fn transfer(&mut self, at: SimTime, leg: ReadLeg) -> SimTime {
         let (_, end) = self.read_link.reserve(at, leg.transfer);
@@ -273,16 +304,16 @@ impl Device {
         if bytes.0 <= 0.0 {
             return now;
         }
-        let n_ios = self.ios(bytes);
+        if self.write_shape.bytes != bytes.0.to_bits() {
+            self.write_shape = self.write_shape_of(bytes);
+        }
+        let shape = self.write_shape;
         self.stats.bytes_written += bytes;
-        self.stats.write_ios += n_ios;
-        let (_, arrived) = self
-            .write_link
-            .reserve(now, SimTime::from_seconds(bytes / self.write_bw));
-        let (accesses, per, extra) = self.split(n_ios);
+        self.stats.write_ios += shape.n_ios;
+        let (_, arrived) = self.write_link.reserve(now, shape.link);
         let mut done = arrived;
-        for i in 0..accesses {
-            let ios = per + u64::from(i < extra);
+        for i in 0..shape.accesses {
+            let ios = shape.ios[usize::from(i >= shape.extra)];
             let program = SimTime::from_seconds(self.write.sample_ios(rng, ios));
             let (start, _) = self.lanes.reserve(arrived, self.hold(ios, program));
             done = done.max(start + program);
