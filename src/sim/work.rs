@@ -4,7 +4,7 @@ use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
 use crate::sim::compute::{self, Class};
 use crate::sim::experts::{ExpertReads, Experts};
-use crate::sim::kv::KvLayout;
+use crate::sim::kv::{KvFlow, KvLayout};
 use crate::sim::machine::Machine;
 use crate::units::{Bytes, Flops, Seconds, SimTime};
 
@@ -114,10 +114,13 @@ pub struct StepWork {
     /// not known.
     proto: Vec<usize>,
     /// The host-tier additions of the layers planned in full, `(written, tier, bytes)`, replayed
-    /// in order for their copies so that the totals round exactly as in full; and each layer's
+    /// in order for their copies so that the totals round exactly as in full; and each row's
     /// span of them.
     ledger: Vec<(bool, usize, Bytes)>,
     ledger_span: Vec<(usize, usize)>,
+    /// Per group of the step, its KV flow and attention FLOPs per sequence in the layer planned
+    /// in full last: the next such layer with the same KV placement has the same ones.
+    flows: Vec<(KvFlow, Flops)>,
 }
 
 impl StepWork {
@@ -256,11 +259,13 @@ impl StepWork {
         let reuse = experts.is_none() && self.proto.len() == t.layers.len();
         self.ledger.clear();
         self.ledger_span.clear();
+        // The layer whose flows `self.flows` holds.
+        let mut flows_of = None;
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
             let p = if reuse { self.proto[l] } else { l };
             if p < l && kv.same_placement(l, p) {
                 self.rows.push(self.rows[p]);
-                let (from, to) = self.ledger_span[p];
+                let (from, to) = self.ledger_span[self.rows[p]];
                 for &(written, tier, bytes) in &self.ledger[from..to] {
                     if written {
                         self.host_writes[tier] += bytes;
@@ -268,7 +273,6 @@ impl StepWork {
                         self.host_reads[tier] += bytes;
                     }
                 }
-                self.ledger_span.push((to, to));
                 continue;
             }
             let ledger_from = self.ledger.len();
@@ -354,10 +358,22 @@ impl StepWork {
                 .host_tier(l)
                 .and_then(|tier| Some((tier, m.system.tiers[tier].compute.as_ref()?)));
             let mut host_kv = (Bytes::ZERO, Flops(0.0));
-            for g in groups {
-                let flow = kv.flow(m, l, g.ctx, g.tokens);
+            let same_flows = flows_of.is_some_and(|f: usize| {
+                kv.same_placement(l, f) && t.layers[l].global == t.layers[f].global
+            });
+            if !same_flows {
+                self.flows.clear();
+                self.flows.extend(groups.iter().map(|g| {
+                    (
+                        kv.flow(m, l, g.ctx, g.tokens),
+                        t.attention_flops(l, g.ctx, g.tokens),
+                    )
+                }));
+                flows_of = Some(l);
+            }
+            for (g, &(flow, flops)) in groups.iter().zip(&self.flows) {
                 let count = f64::from(g.count);
-                let flops = t.attention_flops(l, g.ctx, g.tokens) * count;
+                let flops = flops * count;
                 if let Some((tier, _)) = kv_host {
                     let read = kv.per_token * (flow.read_tokens.iter().sum::<u64>() as f64 * count);
                     let written =
