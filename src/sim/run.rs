@@ -302,7 +302,7 @@ impl<'a> Run<'a> {
         for l in 0..work.layers() {
             if !work.remote(l) {
                 // Nothing to fetch or write: the layer is its compute, stalling on nothing.
-                now = now + work.compute(l);
+                now += work.compute(l);
                 self.totals.local_busy += work.local_time(l);
                 continue;
             }
