@@ -24,6 +24,10 @@ use crate::rng::SimRng;
 use crate::tier::latency::{LatencyDist, LatencySampler};
 use crate::units::{Bytes, BytesPerSec, SimTime};
 
+mod shape;
+
+use self::shape::{Access, ReadShape, WriteShape};
+
 /// The physical figures of a device tier, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceParams {
@@ -85,43 +89,6 @@ pub struct Device {
     shape: ReadShape,
     /// The last write's.
     write_shape: WriteShape,
-}
-
-/// How a write splits into accesses: the first `extra` of `accesses` have `ios[0]` ios, the
-/// others `ios[1]`; and its time on the write path.
-#[derive(Debug, Clone, Copy, Default)]
-struct WriteShape {
-    /// The write's size, as bits (as [`ReadShape::bytes`]).
-    bytes: u64,
-    n_ios: u64,
-    link: SimTime,
-    accesses: u64,
-    extra: u64,
-    ios: [u64; 2],
-}
-
-/// How a read splits into accesses: the first `extra` of `accesses` are `access[0]`, the others
-/// `access[1]`.
-#[derive(Debug, Clone, Copy, Default)]
-struct ReadShape {
-    /// The read's size, as bits (no read has size 0, the bits of the default).
-    bytes: u64,
-    n_ios: u64,
-    accesses: u64,
-    extra: u64,
-    access: [Access; 2],
-}
-
-/// An access of a read, apart from its latency.
-#[derive(Debug, Clone, Copy, Default)]
-struct Access {
-    ios: u64,
-    rounds: u64,
-    /// Its share of the read's link time.
-    transfer: SimTime,
-    /// What follows its latency before it completes: its last round's transfer, or when queue
-    /// slots bind, its unit's own transfers.
-    tail: SimTime,
 }
 
 impl Device {
@@ -235,59 +202,6 @@ impl Device {
                     not_before: start + latency + tail,
                 },
             );
-        }
-    }
-
-    /// How a read of `bytes` splits into accesses: worked out once for the reads of a size,
-    /// which identical layers repeat.
-    #[cold]
-    fn shape_of(&self, bytes: Bytes) -> ReadShape {
-        let n_ios = self.ios(bytes);
-        let (accesses, per, extra) = self.split(n_ios);
-        let link = SimTime::from_seconds(bytes / self.read_bw);
-        let access = |ios: u64| {
-            let rounds = ios.div_ceil(u64::from(self.width));
-            // Each access's share of the whole read's link time, split in ticks: the shares
-            // add up to the whole within a tick per access, and no access converts from
-            // seconds again (a conversion costs as much as a latency draw).
-            let transfer = SimTime(mul_div(link.0, ios, n_ios));
-            let tail = if self.serial {
-                // When slots bind, each unit's chain is latency then its own transfer, round
-                // after round: a unit moves `rounds` ios, not the whole access.
-                SimTime(mul_div(transfer.0, rounds, ios))
-            } else if rounds == 1 {
-                transfer
-            } else {
-                SimTime(transfer.0 / rounds)
-            };
-            Access {
-                ios,
-                rounds,
-                transfer,
-                tail,
-            }
-        };
-        ReadShape {
-            bytes: bytes.0.to_bits(),
-            n_ios,
-            accesses,
-            extra,
-            access: [access(per + 1), access(per)],
-        }
-    }
-
-    /// How a write of `bytes` splits into accesses, and its time on the write path.
-    #[cold]
-    fn write_shape_of(&self, bytes: Bytes) -> WriteShape {
-        let n_ios = self.ios(bytes);
-        let (accesses, per, extra) = self.split(n_ios);
-        WriteShape {
-            bytes: bytes.0.to_bits(),
-            n_ios,
-            link: SimTime::from_seconds(bytes / self.write_bw),
-            accesses,
-            extra,
-            ios: [per + 1, per],
         }
     }
 
