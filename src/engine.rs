@@ -270,4 +270,37 @@ mod tests {
         assert_eq!(ends, [10, 10, 20, 20, 30]);
         assert_eq!(p.busy_time(), SimTime(50));
     }
+
+    /// A pool kept in an array (up to 16 servers) or a heap serves every request as a heap of
+    /// free times does, for arrivals in and out of order and durations from none to long.
+    #[test]
+    fn pool_serves_as_a_heap_of_free_times() {
+        for n in 1..=20u32 {
+            let mut pool = Pool::new(n);
+            let mut heap: BinaryHeap<Reverse<u64>> = (0..n).map(|_| Reverse(0)).collect();
+            // A small linear congruential sequence: arrivals that mostly advance, sometimes
+            // step back, and durations that often tie.
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ u64::from(n);
+            let mut at = 0u64;
+            for _ in 0..2_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                at = (at + (x >> 58)).saturating_sub((x >> 40) & 7);
+                let duration = (x >> 20) % 40;
+                let mut top = heap.peek_mut().expect("servers");
+                let start = at.max(top.0);
+                top.0 = start + duration;
+                drop(top);
+                assert_eq!(
+                    pool.reserve(SimTime(at), SimTime(duration)),
+                    (SimTime(start), SimTime(start + duration)),
+                    "{n} servers"
+                );
+                assert_eq!(
+                    pool.next_free().0,
+                    heap.peek().expect("servers").0,
+                    "{n} servers"
+                );
+            }
+        }
+    }
 }

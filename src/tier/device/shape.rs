@@ -107,3 +107,64 @@ impl Device {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::system::Granularity;
+    use crate::rng;
+    use crate::tier::device::{DeviceParams, ReadLeg};
+    use crate::tier::latency::LatencyDist;
+    use crate::units::{BytesPerSec, Seconds};
+
+    /// Reads and writes that repeat a size (as identical layers do) or change it give the same
+    /// legs, completions and totals on a device that keeps its shapes as on one that works
+    /// them out afresh for every access, for each granularity and either binding limit.
+    #[test]
+    fn kept_shapes_serve_as_fresh_ones() {
+        let sizes = [40_000.0, 40_000.0, 4_096.0, 1e6, 1e6, 1e6, 123.0, 40_000.0];
+        for (granularity, queue_depth) in [
+            (Granularity::Coarse, 512),
+            (Granularity::Coarse, 64),
+            (Granularity::Fine, 16),
+        ] {
+            let params = DeviceParams {
+                read_bw: BytesPerSec(1.6e12),
+                write_bw: BytesPerSec(16e9),
+                read_latency: LatencyDist::Lognormal {
+                    median: Seconds::us(4.0),
+                    p99: Seconds::us(10.0),
+                },
+                write_latency: LatencyDist::fixed(Seconds::us(100.0)),
+                parallel_units: 256,
+                queue_depth,
+                io_size: Bytes(4096.0),
+            };
+            let mut kept = Device::new(&params, granularity, 8);
+            let mut fresh = kept.clone();
+            let (mut rng_kept, mut rng_fresh) = (rng::stream(7, 1), rng::stream(7, 1));
+            let mut now = SimTime::ZERO;
+            for (step, &size) in sizes.iter().cycle().take(64).enumerate() {
+                let bytes = Bytes(size);
+                let mut legs: Vec<(SimTime, ReadLeg)> = Vec::new();
+                kept.read(now, bytes, &mut rng_kept, |at, leg| legs.push((at, leg)));
+                let mut fresh_legs: Vec<(SimTime, ReadLeg)> = Vec::new();
+                fresh.shape = ReadShape::default();
+                fresh.read(now, bytes, &mut rng_fresh, |at, leg| {
+                    fresh_legs.push((at, leg));
+                });
+                assert_eq!(legs, fresh_legs, "read {step}");
+                let written = Bytes(size / 64.0);
+                fresh.write_shape = WriteShape::default();
+                assert_eq!(
+                    kept.write(now, written, &mut rng_kept),
+                    fresh.write(now, written, &mut rng_fresh),
+                    "write {step}"
+                );
+                now += SimTime(3_000_000);
+            }
+            assert_eq!(kept.stats(), fresh.stats());
+            assert_eq!(kept.lane_busy(), fresh.lane_busy());
+        }
+    }
+}
