@@ -182,8 +182,6 @@ impl<'a> Run<'a> {
 
     fn execute(&mut self, work: &StepWork, t0: SimTime) -> SimTime {
         let n = work.layers();
-        self.state.clear();
-        self.state.resize(n, LayerState::default());
         for l in 0..n {
             self.totals.local_bytes += work.local(l);
         }
@@ -201,6 +199,18 @@ impl<'a> Run<'a> {
         if ahead == 0 {
             return self.execute_in_order(work, t0, mode == OverlapMode::Stream);
         }
+        self.execute_ahead(work, t0, ahead)
+    }
+
+    /// [`Self::execute`] with prefetch `ahead` layers deep, on the event queue. Kept out of
+    /// line: the in-order steps, most steps of most runs, then compile to a compact loop.
+    #[inline(never)]
+    fn execute_ahead(&mut self, work: &StepWork, t0: SimTime, ahead: usize) -> SimTime {
+        let n = work.layers();
+        self.state.clear();
+        self.state.resize(n, LayerState::default());
+        let overlap = &self.m.system.overlap;
+        let mode = overlap.mode;
         let buffer = overlap.buffer;
 
         let mut cur = 0usize;
