@@ -139,45 +139,80 @@ impl Timeline {
 }
 
 /// `n` identical FIFO servers (units, lanes): each request takes the one that frees first.
+///
+/// Which of several servers freeing at the same time takes a request cannot matter (they are
+/// identical), so only the multiset of their free times is kept: a heap for many servers, and a
+/// plain array scanned for its minimum for a few, where a scan costs less than the heap's
+/// data-dependent sift (a device's coarse lanes are 8).
 #[derive(Debug, Clone)]
 pub struct Pool {
-    free_at: BinaryHeap<Reverse<u64>>,
+    free_at: Servers,
     busy: u64,
 }
 
+/// The free times of a [`Pool`]'s servers.
+#[derive(Debug, Clone)]
+enum Servers {
+    Few(Vec<u64>),
+    Many(BinaryHeap<Reverse<u64>>),
+}
+
 impl Pool {
+    /// The most servers kept in an array.
+    const FEW: u32 = 16;
+
     /// `n` servers, all free at time zero (`n` is at least one).
     pub fn new(n: u32) -> Self {
-        Self {
-            free_at: (0..n.max(1)).map(|_| Reverse(0)).collect(),
-            busy: 0,
-        }
+        let n = n.max(1);
+        let free_at = if n <= Self::FEW {
+            Servers::Few(vec![0; n as usize])
+        } else {
+            Servers::Many((0..n).map(|_| Reverse(0)).collect())
+        };
+        Self { free_at, busy: 0 }
     }
 
     /// Number of servers.
     pub fn size(&self) -> usize {
-        self.free_at.len()
+        match &self.free_at {
+            Servers::Few(v) => v.len(),
+            Servers::Many(h) => h.len(),
+        }
     }
 
     /// Serves a request arriving at `at` for `duration` on the earliest free server;
     /// returns `(start, end)`.
     #[inline]
     pub fn reserve(&mut self, at: SimTime, duration: SimTime) -> (SimTime, SimTime) {
-        let mut top = self
-            .free_at
-            .peek_mut()
-            .expect("a pool has at least one server");
-        let start = at.0.max(top.0);
-        let end = start.saturating_add(duration.0);
-        top.0 = end;
-        self.busy = self.busy.saturating_add(duration.0);
-        (SimTime(start), SimTime(end))
+        let busy = &mut self.busy;
+        let mut serve = |free_at: &mut u64| {
+            let start = at.0.max(*free_at);
+            let end = start.saturating_add(duration.0);
+            *free_at = end;
+            *busy = busy.saturating_add(duration.0);
+            (SimTime(start), SimTime(end))
+        };
+        match &mut self.free_at {
+            Servers::Few(v) => {
+                let (mut first, mut min) = (0, u64::MAX);
+                for (i, &t) in v.iter().enumerate() {
+                    let less = t < min;
+                    min = if less { t } else { min };
+                    first = if less { i } else { first };
+                }
+                serve(&mut v[first])
+            }
+            Servers::Many(h) => serve(&mut h.peek_mut().expect("a pool has a server").0),
+        }
     }
 
     /// When the earliest server frees.
     #[inline]
     pub fn next_free(&self) -> SimTime {
-        SimTime(self.free_at.peek().map_or(0, |r| r.0))
+        SimTime(match &self.free_at {
+            Servers::Few(v) => v.iter().copied().min().unwrap_or(0),
+            Servers::Many(h) => h.peek().map_or(0, |r| r.0),
+        })
     }
 
     /// Total server time used so far (summed over servers).
@@ -234,5 +269,38 @@ mod tests {
             .collect();
         assert_eq!(ends, [10, 10, 20, 20, 30]);
         assert_eq!(p.busy_time(), SimTime(50));
+    }
+
+    /// A pool kept in an array (up to 16 servers) or a heap serves every request as a heap of
+    /// free times does, for arrivals in and out of order and durations from none to long.
+    #[test]
+    fn pool_serves_as_a_heap_of_free_times() {
+        for n in 1..=20u32 {
+            let mut pool = Pool::new(n);
+            let mut heap: BinaryHeap<Reverse<u64>> = (0..n).map(|_| Reverse(0)).collect();
+            // A small linear congruential sequence: arrivals that mostly advance, sometimes
+            // step back, and durations that often tie.
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ u64::from(n);
+            let mut at = 0u64;
+            for _ in 0..2_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                at = (at + (x >> 58)).saturating_sub((x >> 40) & 7);
+                let duration = (x >> 20) % 40;
+                let mut top = heap.peek_mut().expect("servers");
+                let start = at.max(top.0);
+                top.0 = start + duration;
+                drop(top);
+                assert_eq!(
+                    pool.reserve(SimTime(at), SimTime(duration)),
+                    (SimTime(start), SimTime(start + duration)),
+                    "{n} servers"
+                );
+                assert_eq!(
+                    pool.next_free().0,
+                    heap.peek().expect("servers").0,
+                    "{n} servers"
+                );
+            }
+        }
     }
 }

@@ -712,7 +712,8 @@ impl SimTime {
         if ticks < 0.5 {
             Self(0)
         } else if ticks < WHOLE {
-            Self((ticks + 0.5) as u64)
+            // Through i64, one instruction: u64 has none before AVX-512, and the sum fits.
+            Self((ticks + 0.5) as i64 as u64)
         } else if ticks < u64::MAX as f64 {
             Self(ticks as u64)
         } else {

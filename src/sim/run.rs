@@ -182,10 +182,8 @@ impl<'a> Run<'a> {
 
     fn execute(&mut self, work: &StepWork, t0: SimTime) -> SimTime {
         let n = work.layers();
-        self.state.clear();
-        self.state.resize(n, LayerState::default());
         for l in 0..n {
-            self.totals.local_bytes += work.local[l];
+            self.totals.local_bytes += work.local(l);
         }
         for tier in 0..work.tiers() {
             self.totals.host_read[tier] += work.host_read(tier);
@@ -201,6 +199,18 @@ impl<'a> Run<'a> {
         if ahead == 0 {
             return self.execute_in_order(work, t0, mode == OverlapMode::Stream);
         }
+        self.execute_ahead(work, t0, ahead)
+    }
+
+    /// [`Self::execute`] with prefetch `ahead` layers deep, on the event queue. Kept out of
+    /// line: the in-order steps, most steps of most runs, then compile to a compact loop.
+    #[inline(never)]
+    fn execute_ahead(&mut self, work: &StepWork, t0: SimTime, ahead: usize) -> SimTime {
+        let n = work.layers();
+        self.state.clear();
+        self.state.resize(n, LayerState::default());
+        let overlap = &self.m.system.overlap;
+        let mode = overlap.mode;
         let buffer = overlap.buffer;
 
         let mut cur = 0usize;
@@ -227,7 +237,7 @@ impl<'a> Run<'a> {
                         self.totals.stall[st.last_tier as usize] += now.saturating_sub(ready);
                     }
                     started = true;
-                    compute_end = now + work.compute[cur];
+                    compute_end = now + work.compute(cur);
                     self.sched
                         .schedule(compute_end, Ev::Computed { layer: cur as u32 });
                     for l in cur + 1..(cur + 1 + ahead).min(n) {
@@ -258,7 +268,7 @@ impl<'a> Run<'a> {
                         dev.write(now, bytes, &mut self.rng);
                     }
                 }
-                self.totals.local_busy += work.local_time[cur];
+                self.totals.local_busy += work.local_time(cur);
                 cur += 1;
                 ready = now;
                 started = false;
@@ -300,6 +310,12 @@ impl<'a> Run<'a> {
     fn execute_in_order(&mut self, work: &StepWork, t0: SimTime, stream: bool) -> SimTime {
         let mut now = t0;
         for l in 0..work.layers() {
+            if !work.remote(l) {
+                // Nothing to fetch or write: the layer is its compute, stalling on nothing.
+                now += work.compute(l);
+                self.totals.local_busy += work.local_time(l);
+                continue;
+            }
             let ready = now;
             let mut legs = std::mem::take(&mut self.legs);
             legs.clear();
@@ -327,7 +343,7 @@ impl<'a> Run<'a> {
             let fetching = !legs.is_empty();
             self.legs = legs;
             let end = if stream {
-                let compute_end = now + work.compute[l];
+                let compute_end = now + work.compute(l);
                 if fetch_end > compute_end {
                     self.totals.stall[last_tier] += fetch_end.saturating_sub(compute_end);
                 }
@@ -337,7 +353,7 @@ impl<'a> Run<'a> {
                 if start > ready {
                     self.totals.stall[last_tier] += start.saturating_sub(ready);
                 }
-                start + work.compute[l]
+                start + work.compute(l)
             };
             now = end;
             for tier in 1..work.tiers() {
@@ -347,7 +363,7 @@ impl<'a> Run<'a> {
                     dev.write(now, bytes, &mut self.rng);
                 }
             }
-            self.totals.local_busy += work.local_time[l];
+            self.totals.local_busy += work.local_time(l);
         }
         now
     }
@@ -391,9 +407,18 @@ impl<'a> Run<'a> {
 /// The run's device for `tier`, cloned from the machine's idle one on first use.
 #[inline]
 fn device<'d>(m: &Machine, devices: &'d mut [Option<Device>], tier: usize) -> &'d mut Device {
-    devices[tier].get_or_insert_with(|| {
-        m.idle_device(tier)
-            .expect("traffic only goes to device tiers")
-            .clone()
-    })
+    let slot = &mut devices[tier];
+    if slot.is_none() {
+        *slot = Some(idle_device(m, tier));
+    }
+    slot.as_mut().expect("set above")
+}
+
+/// A copy of the machine's idle device for `tier`: once per tier and run, so kept out of line.
+#[cold]
+#[inline(never)]
+fn idle_device(m: &Machine, tier: usize) -> Device {
+    m.idle_device(tier)
+        .expect("traffic only goes to device tiers")
+        .clone()
 }

@@ -4,7 +4,7 @@ use crate::config::system::HostCompute;
 use crate::model::traffic::ModelTraffic;
 use crate::sim::compute::{self, Class};
 use crate::sim::experts::{ExpertReads, Experts};
-use crate::sim::kv::KvLayout;
+use crate::sim::kv::{KvFlow, KvLayout};
 use crate::sim::machine::Machine;
 use crate::units::{Bytes, Flops, Seconds, SimTime};
 
@@ -85,15 +85,24 @@ impl Default for KernelOptions {
 }
 
 /// Per-layer demands of a step; the output head is the last "layer".
+///
+/// Demands are kept per *row*, and each layer points at its row: a layer that repeats an earlier
+/// one shares its row instead of holding a copy, so a step of a model with a few distinct
+/// layers plans (and, when they touch no device, runs) those few.
 #[derive(Debug, Clone, Default)]
 pub struct StepWork {
     tiers: usize,
-    /// Roofline time of each layer, overhead included.
-    pub compute: Vec<SimTime>,
-    /// Bytes moved in the compute-local tier per layer (reads and writes).
-    pub local: Vec<Bytes>,
-    /// Time the local tier's memory stream spends on each layer's bytes.
-    pub local_time: Vec<SimTime>,
+    /// Per layer, its row.
+    rows: Vec<usize>,
+    /// Per row, the roofline time of its layers, overhead included.
+    compute: Vec<SimTime>,
+    /// Per row, bytes moved in the compute-local tier (reads and writes).
+    local: Vec<Bytes>,
+    /// Per row, the time the local tier's memory stream spends on those bytes.
+    local_time: Vec<SimTime>,
+    /// Per row, whether its layers read from or write to a device tier.
+    remote: Vec<bool>,
+    /// Per row and tier, bytes read and written.
     reads: Vec<Bytes>,
     writes: Vec<Bytes>,
     /// Bytes host processors read in place from each tier over the whole step.
@@ -105,10 +114,13 @@ pub struct StepWork {
     /// not known.
     proto: Vec<usize>,
     /// The host-tier additions of the layers planned in full, `(written, tier, bytes)`, replayed
-    /// in order for their copies so that the totals round exactly as in full; and each layer's
+    /// in order for their copies so that the totals round exactly as in full; and each row's
     /// span of them.
     ledger: Vec<(bool, usize, Bytes)>,
     ledger_span: Vec<(usize, usize)>,
+    /// Per group of the step, its KV flow and attention FLOPs per sequence in the layer planned
+    /// in full last: the next such layer with the same KV placement has the same ones.
+    flows: Vec<(KvFlow, Flops)>,
 }
 
 impl StepWork {
@@ -148,7 +160,31 @@ impl StepWork {
 
     /// Layers including the output head.
     pub fn layers(&self) -> usize {
-        self.compute.len()
+        self.rows.len()
+    }
+
+    /// Roofline time of layer `l`, overhead included.
+    #[inline]
+    pub fn compute(&self, l: usize) -> SimTime {
+        self.compute[self.rows[l]]
+    }
+
+    /// Bytes layer `l` moves in the compute-local tier (reads and writes).
+    #[inline]
+    pub fn local(&self, l: usize) -> Bytes {
+        self.local[self.rows[l]]
+    }
+
+    /// Time the local tier's memory stream spends on layer `l`'s bytes.
+    #[inline]
+    pub fn local_time(&self, l: usize) -> SimTime {
+        self.local_time[self.rows[l]]
+    }
+
+    /// Whether layer `l` reads from or writes to a device tier.
+    #[inline]
+    pub fn remote(&self, l: usize) -> bool {
+        self.remote[self.rows[l]]
     }
 
     /// Tiers of the system.
@@ -157,13 +193,15 @@ impl StepWork {
     }
 
     /// Bytes layer `l` reads from tier `tier`.
+    #[inline]
     pub fn read(&self, l: usize, tier: usize) -> Bytes {
-        self.reads[l * self.tiers + tier]
+        self.reads[self.rows[l] * self.tiers + tier]
     }
 
     /// Bytes layer `l` writes to tier `tier` when it finishes.
+    #[inline]
     pub fn write(&self, l: usize, tier: usize) -> Bytes {
-        self.writes[l * self.tiers + tier]
+        self.writes[self.rows[l] * self.tiers + tier]
     }
 
     /// Bytes a host processor reads in place from tier `tier` over the whole step.
@@ -196,15 +234,14 @@ impl StepWork {
         options: KernelOptions,
     ) {
         let t: &ModelTraffic = &m.traffic;
-        let n = t.layers.len() + 1;
         self.tiers = m.system.tiers.len();
+        self.rows.clear();
         self.compute.clear();
         self.local.clear();
         self.local_time.clear();
+        self.remote.clear();
         self.reads.clear();
-        self.reads.resize(n * self.tiers, Bytes::ZERO);
         self.writes.clear();
-        self.writes.resize(n * self.tiers, Bytes::ZERO);
         self.host_reads.clear();
         self.host_reads.resize(self.tiers, Bytes::ZERO);
         self.host_writes.clear();
@@ -222,14 +259,13 @@ impl StepWork {
         let reuse = experts.is_none() && self.proto.len() == t.layers.len();
         self.ledger.clear();
         self.ledger_span.clear();
+        // The layer whose flows `self.flows` holds.
+        let mut flows_of = None;
         for (l, (w, homes)) in t.layers.iter().zip(&m.layers).enumerate() {
             let p = if reuse { self.proto[l] } else { l };
             if p < l && kv.same_placement(l, p) {
-                self.reads
-                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
-                self.writes
-                    .copy_within(p * tiers..(p + 1) * tiers, l * tiers);
-                let (from, to) = self.ledger_span[p];
+                self.rows.push(self.rows[p]);
+                let (from, to) = self.ledger_span[self.rows[p]];
                 for &(written, tier, bytes) in &self.ledger[from..to] {
                     if written {
                         self.host_writes[tier] += bytes;
@@ -237,15 +273,15 @@ impl StepWork {
                         self.host_reads[tier] += bytes;
                     }
                 }
-                self.ledger_span.push((to, to));
-                self.local.push(self.local[p]);
-                self.local_time.push(self.local_time[p]);
-                self.compute.push(self.compute[p]);
                 continue;
             }
             let ledger_from = self.ledger.len();
-            let reads = &mut self.reads[l * tiers..(l + 1) * tiers];
-            let writes = &mut self.writes[l * tiers..(l + 1) * tiers];
+            let row = self.compute.len();
+            self.rows.push(row);
+            self.reads.resize((row + 1) * tiers, Bytes::ZERO);
+            self.writes.resize((row + 1) * tiers, Bytes::ZERO);
+            let reads = &mut self.reads[row * tiers..];
+            let writes = &mut self.writes[row * tiers..];
             let mut host = HostWork::default();
             // Kernel time of the classes the device computes (per-kernel model only).
             let mut device_kernels = Seconds::ZERO;
@@ -322,10 +358,22 @@ impl StepWork {
                 .host_tier(l)
                 .and_then(|tier| Some((tier, m.system.tiers[tier].compute.as_ref()?)));
             let mut host_kv = (Bytes::ZERO, Flops(0.0));
-            for g in groups {
-                let flow = kv.flow(m, l, g.ctx, g.tokens);
+            let same_flows = flows_of.is_some_and(|f: usize| {
+                kv.same_placement(l, f) && t.layers[l].global == t.layers[f].global
+            });
+            if !same_flows {
+                self.flows.clear();
+                self.flows.extend(groups.iter().map(|g| {
+                    (
+                        kv.flow(m, l, g.ctx, g.tokens),
+                        t.attention_flops(l, g.ctx, g.tokens),
+                    )
+                }));
+                flows_of = Some(l);
+            }
+            for (g, &(flow, flops)) in groups.iter().zip(&self.flows) {
                 let count = f64::from(g.count);
-                let flops = t.attention_flops(l, g.ctx, g.tokens) * count;
+                let flops = flops * count;
                 if let Some((tier, _)) = kv_host {
                     let read = kv.per_token * (flow.read_tokens.iter().sum::<u64>() as f64 * count);
                     let written =
@@ -348,6 +396,7 @@ impl StepWork {
                 host.attend(h, host_kv.0, host_kv.1);
             }
             let local = reads[0] + writes[0];
+            self.remote.push(is_remote(reads, writes));
             self.local.push(local);
             self.local_time
                 .push(SimTime::from_seconds(local / m.local_bw));
@@ -375,7 +424,10 @@ impl StepWork {
             self.ledger_span.push((ledger_from, self.ledger.len()));
         }
 
-        let head = n - 1;
+        let head = self.compute.len();
+        self.rows.push(head);
+        self.reads.resize((head + 1) * tiers, Bytes::ZERO);
+        self.writes.resize((head + 1) * tiers, Bytes::ZERO);
         // llama.cpp skips the output head on a ubatch that asks for no logits.
         let mut host = HostWork::default();
         if outputs > 0 {
@@ -389,6 +441,10 @@ impl StepWork {
             self.reads[head * tiers] += t.output_norm;
         }
         let local = self.reads[head * tiers];
+        self.remote.push(is_remote(
+            &self.reads[head * tiers..],
+            &self.writes[head * tiers..],
+        ));
         self.local.push(local);
         self.local_time
             .push(SimTime::from_seconds(local / m.local_bw));
@@ -409,6 +465,11 @@ impl StepWork {
         self.compute
             .push(SimTime::from_seconds(device + host.time()));
     }
+}
+
+/// Whether a row's bytes per tier touch a device tier (any tier but the local one, 0).
+fn is_remote(reads: &[Bytes], writes: &[Bytes]) -> bool {
+    reads[1..].iter().chain(&writes[1..]).any(|b| b.0 > 0.0)
 }
 
 /// The part of a layer a host processor computes on the weights its tier holds.
@@ -466,8 +527,8 @@ mod tests {
 
     /// Every demand of a plan, bit for bit.
     fn demands(w: &StepWork) -> Vec<u64> {
-        let mut out: Vec<u64> = w.compute.iter().map(|t| t.0).collect();
-        out.extend(w.local.iter().map(|b| b.0.to_bits()));
+        let mut out: Vec<u64> = (0..w.layers()).map(|l| w.compute(l).0).collect();
+        out.extend((0..w.layers()).map(|l| w.local(l).0.to_bits()));
         for tier in 0..w.tiers() {
             for l in 0..w.layers() {
                 out.extend([w.read(l, tier).0.to_bits(), w.write(l, tier).0.to_bits()]);

@@ -33,6 +33,10 @@ use crate::tier::latency::{LatencyDist, LatencySampler};
 use crate::tier::read_path::{ReadPath, Stages};
 use crate::units::{Bytes, BytesPerSec, SimTime};
 
+mod shape;
+
+use self::shape::{Access, ReadShape, WriteShape};
+
 /// The physical figures of a device tier, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceParams {
@@ -97,6 +101,10 @@ pub struct Device {
     read_mean: SimTime,
     path: Option<Box<PathState>>,
     stats: DeviceStats,
+    /// The last read's split into accesses.
+    shape: ReadShape,
+    /// The last write's.
+    write_shape: WriteShape,
 }
 
 /// When the ios of a coarse read pass a serial stage: the `k`-th (from 0) at `first + k · step`.
@@ -169,6 +177,8 @@ impl Device {
                 })
             }),
             stats: DeviceStats::default(),
+            shape: ReadShape::default(),
+            write_shape: WriteShape::default(),
         }
     }
 
@@ -245,7 +255,12 @@ impl Device {
     }
 
     fn ios(&self, bytes: Bytes) -> u64 {
-        (bytes.0 / self.io_size.0).ceil().max(1.0) as u64
+        // Rounded up by hand: `f64::ceil` is a libm call on the baseline x86-64 target.
+        let exact = bytes.0 / self.io_size.0;
+        let whole = exact as u64;
+        whole
+            .saturating_add(u64::from((whole as f64) < exact))
+            .max(1)
     }
 
     /// How long an access of `ios` ios keeps its lane: all of `latency` when it fills the lane's
@@ -272,37 +287,30 @@ impl Device {
         if bytes.0 <= 0.0 {
             return;
         }
-        let n_ios = self.ios(bytes);
+        if self.shape.bytes != bytes.0.to_bits() {
+            self.shape = self.shape_of(bytes);
+        }
+        let shape = self.shape;
         self.stats.bytes_read += bytes;
-        self.stats.read_ios += n_ios;
-        let (accesses, per, extra) = self.split(n_ios);
-        let gates = self.gates(now, n_ios);
-        let link = SimTime::from_seconds(bytes / self.read_bw);
-        for i in 0..accesses {
-            let ios = per + u64::from(i < extra);
-            let rounds = ios.div_ceil(u64::from(self.width));
+        self.stats.read_ios += shape.n_ios;
+        let gates = self.gates(now, shape.n_ios);
+        for i in 0..shape.accesses {
+            let Access {
+                ios,
+                rounds,
+                transfer,
+                tail,
+            } = shape.access[usize::from(i >= shape.extra)];
             let latency = SimTime::from_seconds(self.read.sample_ios(rng, ios));
-            // Each access's share of the whole read's link time, split in ticks: the shares
-            // add up to the whole within a tick per access, and no access converts from
-            // seconds again (a conversion costs as much as a latency draw).
-            let transfer = SimTime(mul_div(link.0, ios, n_ios));
-            let (tail, hold) = if self.serial {
-                // When slots bind, each unit's chain is latency then its own transfer, round
-                // after round: a unit moves `rounds` ios, not the whole access.
-                let per_unit = SimTime(mul_div(transfer.0, rounds, ios));
-                (per_unit, self.hold(ios, latency + per_unit))
+            let hold = if self.serial {
+                self.hold(ios, latency + tail)
             } else {
-                let per_round = if rounds == 1 {
-                    transfer
-                } else {
-                    SimTime(transfer.0 / rounds)
-                };
-                (per_round, self.hold(ios, latency))
+                self.hold(ios, latency)
             };
             let (ready, last_ready, channel, channel_time) = if self.path.is_none() {
                 (now, now, 0, SimTime::ZERO)
             } else {
-                self.admit(now, ios, gates, (i, n_ios - accesses + i))
+                self.admit(now, ios, gates, (i, shape.n_ios - shape.accesses + i))
             };
             let (start, _) = self.lanes.reserve(ready, hold);
             // Data starts to flow when the first round ends: about one mean latency in, or
@@ -351,15 +359,17 @@ impl Device {
         if bytes.0 <= 0.0 {
             return now;
         }
-        let n_ios = self.ios(bytes);
+        if self.write_shape.bytes != bytes.0.to_bits() {
+            self.write_shape = self.write_shape_of(bytes);
+        }
+        let shape = self.write_shape;
         self.stats.bytes_written += bytes;
-        self.stats.write_ios += n_ios;
-        let link = SimTime::from_seconds(bytes / self.write_bw);
-        let (sent, arrived) = self.write_link.reserve(now, link);
-        let (accesses, per, extra) = self.split(n_ios);
+        self.stats.write_ios += shape.n_ios;
+        let (sent, arrived) = self.write_link.reserve(now, shape.link);
+        let (link, n_ios, accesses) = (shape.link, shape.n_ios, shape.accesses);
         let mut done = arrived;
         for i in 0..accesses {
-            let ios = per + u64::from(i < extra);
+            let ios = shape.ios[usize::from(i >= shape.extra)];
             let rounds = ios.div_ceil(u64::from(self.width));
             let program = SimTime::from_seconds(self.write.sample_ios(rng, ios));
             // The accesses' pages cross the link interleaved, as a controller stripes them: an
