@@ -13,8 +13,9 @@
 //!   placement, overlap, expert routing and cache), llama.cpp's
 //!   `-ngl`/`-ot`/`--n-cpu-moe`/`-nkvo` as placement rules ([`config::llamacpp`]), embedded presets with the provenance of every
 //!   figure ([`config::presets`]), `--set` overrides, validation with field paths.
-//! - [`tier`]: a tier as a device: latency distributions ([`tier::latency`]) and the
-//!   lanes-and-link access model ([`tier::device::Device`]).
+//! - [`tier`]: a tier as a device: latency distributions ([`tier::latency`]), the
+//!   lanes-and-link access model ([`tier::device::Device`]) and the optional stages a flash
+//!   read crosses besides its sense — admission, channels, ECC ([`tier::read_path`]).
 //! - [`engine`]: the event core — a deterministic scheduler and FIFO timelines. It knows nothing
 //!   of models or files.
 //! - [`sim::compute`]: how long a layer's work takes on the compute device. A system whose
