@@ -123,7 +123,7 @@ const LENGTHS_FORMS: &str = "a token count or one of {fixed: N}, {uniform: {min:
 
 impl<'de> Deserialize<'de> for Lengths {
     /// A bare count is read as `{fixed: N}`, the way a user writes a constant length; a map goes
-    /// through [`LengthsMap`] so that each form's fields are checked.
+    /// through `LengthsMap` so that each form's fields are checked.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
