@@ -444,13 +444,14 @@ impl Device {
     }
 }
 
-/// `a · b / c` rounded down, for `b <= c`: in 64 bits when the product fits (a 128-bit division
-/// costs several times a 64-bit one on the sampling hot path), else in 128.
+/// `a · b / c` rounded down, saturating past `u64::MAX` (a time past the clock's range, which
+/// `SimTime::check` reports): in 64 bits when the product fits (a 128-bit division costs several
+/// times a 64-bit one on the sampling hot path), else in 128.
 #[inline]
 fn mul_div(a: u64, b: u64, c: u64) -> u64 {
     match a.checked_mul(b) {
         Some(p) => p / c,
-        None => (u128::from(a) * u128::from(b) / u128::from(c)) as u64,
+        None => u64::try_from(u128::from(a) * u128::from(b) / u128::from(c)).unwrap_or(u64::MAX),
     }
 }
 
