@@ -116,6 +116,16 @@ pub struct ReadError {
     pub reason: String,
 }
 
+impl ReadError {
+    /// A failure of `path`'s reading or parsing, with its cause as the reason.
+    pub fn at(path: &Path, cause: impl std::fmt::Display) -> Self {
+        Self {
+            path: path.to_owned(),
+            reason: cause.to_string(),
+        }
+    }
+}
+
 /// Checks, before any work, that a file can later be written at `path`: its directory exists
 /// and `path` is not a directory. A long fit or sweep then cannot fail at its last step for a
 /// mistyped output path.

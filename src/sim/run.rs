@@ -261,14 +261,7 @@ impl<'a> Run<'a> {
                     self.totals.stall[st.last_tier as usize] +=
                         st.fetch_end.saturating_sub(compute_end);
                 }
-                for tier in 1..work.tiers() {
-                    let bytes = work.write(cur, tier);
-                    if bytes.0 > 0.0 {
-                        let dev = device(self.m, &mut self.devices, tier);
-                        dev.write(now, bytes, &mut self.rng);
-                    }
-                }
-                self.totals.local_busy += work.local_time(cur);
+                self.retire(work, cur, now);
                 cur += 1;
                 ready = now;
                 started = false;
@@ -356,19 +349,26 @@ impl<'a> Run<'a> {
                 start + work.compute(l)
             };
             now = end;
-            for tier in 1..work.tiers() {
-                let bytes = work.write(l, tier);
-                if bytes.0 > 0.0 {
-                    let dev = device(self.m, &mut self.devices, tier);
-                    dev.write(now, bytes, &mut self.rng);
-                }
-            }
-            self.totals.local_busy += work.local_time(l);
+            self.retire(work, l, now);
         }
         now
     }
 
     /// Starts the fetch of layer `l`'s remote bytes at `now`.
+    /// Ends layer `l` at `now`: its writes (KV appends, spills) go to their devices and its
+    /// local-memory time is counted.
+    #[inline]
+    fn retire(&mut self, work: &StepWork, l: usize, now: SimTime) {
+        for tier in 1..work.tiers() {
+            let bytes = work.write(l, tier);
+            if bytes.0 > 0.0 {
+                let dev = device(self.m, &mut self.devices, tier);
+                dev.write(now, bytes, &mut self.rng);
+            }
+        }
+        self.totals.local_busy += work.local_time(l);
+    }
+
     fn issue(&mut self, work: &StepWork, l: usize, now: SimTime) {
         let Self {
             m,

@@ -21,12 +21,7 @@ struct TestSummary {
 /// Reads a sweep CSV and writes a short summary: per test, the range of rates, the baseline
 /// and the worst degradation with the parameters where it happens.
 pub fn summarise(csv_path: &Path, n_axes: usize) -> Result<String, Error> {
-    let unreadable = |e: csv::Error| {
-        Error::Read(crate::files::ReadError {
-            path: csv_path.to_owned(),
-            reason: e.to_string(),
-        })
-    };
+    let unreadable = |e: csv::Error| Error::Read(crate::files::ReadError::at(csv_path, e));
     let mut r = csv::Reader::from_path(csv_path).map_err(unreadable)?;
     let header = r.headers().map_err(unreadable)?.clone();
     let col = |name: &str| header.iter().position(|h| h == name);

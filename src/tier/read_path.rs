@@ -83,18 +83,6 @@ impl ReadPath {
         }
         Ok(())
     }
-
-    /// The least time a burst of `ios` reads spends in the stages every read crosses one at a
-    /// time: admission, and each channel's commands and pages.
-    pub fn serial_time(&self, ios: u64) -> Seconds {
-        let n = ios as f64;
-        let per_channel = n / f64::from(self.channels);
-        Seconds(
-            (n * self.admission.0)
-                .max(per_channel * self.command.0)
-                .max(per_channel * self.data_out.0),
-        )
-    }
 }
 
 /// A read path in simulation ticks, with the channel of the next read.
@@ -170,18 +158,6 @@ mod tests {
         let got: Vec<usize> = (0..18).map(|_| c.next_channel()).collect();
         assert_eq!(&got[..5], [0, 0, 0, 0, 1]);
         assert_eq!(got[16], 0, "the 17th read wraps to the first channel");
-    }
-
-    #[test]
-    fn the_serial_bound_is_the_slowest_of_admission_commands_and_pages() {
-        let p = path(ChannelMapping::Striped);
-        // 400 reads: admission 2 us, each of 4 channels moves 100 pages of 40 ns = 4 us.
-        assert!((p.serial_time(400).0 - 4e-6).abs() < 1e-15);
-        let p = ReadPath {
-            admission: Seconds::ns(20.0),
-            ..p
-        };
-        assert!((p.serial_time(400).0 - 8e-6).abs() < 1e-15);
     }
 
     #[test]

@@ -42,12 +42,7 @@ struct Row {
 }
 
 fn read_rows(csv_path: &Path, n_axes: usize) -> Result<Vec<Row>, Error> {
-    let io = |e: csv::Error| {
-        Error::Read(crate::files::ReadError {
-            path: csv_path.to_owned(),
-            reason: e.to_string(),
-        })
-    };
+    let io = |e: csv::Error| Error::Read(crate::files::ReadError::at(csv_path, e));
     let mut r = csv::Reader::from_path(csv_path).map_err(io)?;
     let h = r.headers().map_err(io)?.clone();
     let col = |name: &str| h.iter().position(|x| x == name).unwrap_or(usize::MAX);
