@@ -152,9 +152,6 @@ impl ValueFormatter<f64> for TickCoord {
     }
 }
 
-/// Linear axis: the data span padded by 4 %, anchored at zero when the data are non-negative
-/// and reach down near it (so that ratios between curves read true), with 1-2-5 ticks as dense
-/// as the labels allow (in whole binary units for [`Unit::BinaryBytes`]).
 /// One tick per name, at 0, 1, 2 …, half a step of air at each end.
 fn category_axis(names: &[String]) -> AxisSpec {
     AxisSpec {
@@ -171,8 +168,23 @@ fn category_axis(names: &[String]) -> AxisSpec {
     }
 }
 
+/// Linear axis: the data span (at least a tenth of the values' size) padded by 4 %, anchored at
+/// zero when the data are non-negative and reach down near it (so that ratios between curves
+/// read true), with 1-2-5 ticks as dense as the labels allow (in whole binary units for
+/// [`Unit::BinaryBytes`]).
 fn linear_axis(values: &[f64], unit: &Unit, horizontal: bool, len_px: f64, pad: bool) -> AxisSpec {
     let (mut lo, mut hi) = min_max(values).unwrap_or((0.0, 1.0));
+    // A spread under a tenth of the values' size (a 0.7 % wobble of a flat rate) would fill
+    // the plot and read as a trend: the axis spans at least that tenth, centred on the data.
+    let least = 0.1 * lo.abs().max(hi.abs());
+    if pad && lo != hi && hi - lo < least {
+        let mid = 0.5 * (lo + hi);
+        lo = mid - 0.5 * least;
+        hi = mid + 0.5 * least;
+        if min_max(values).is_some_and(|(l, _)| l >= 0.0) && lo < 0.0 {
+            (lo, hi) = (0.0, least);
+        }
+    }
     if lo == hi {
         let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
         lo -= pad;
@@ -539,6 +551,41 @@ mod tests {
         );
         let l = labels(&a);
         assert!(l.contains(&"2") && l.contains(&"500"), "{l:?}");
+    }
+
+    #[test]
+    fn a_flat_series_is_drawn_flat() {
+        // pp512 rates that differ by 0.7 % span at least a tenth of their size, so the wobble
+        // stays a wobble; a series spread wider keeps its own span.
+        let a = AxisSpec::new(
+            &[2990.4, 3012.1],
+            None,
+            &Unit::TokensPerSec,
+            false,
+            500.0,
+            true,
+        );
+        assert!(a.hi - a.lo >= 0.1 * 3012.1, "{} .. {}", a.lo, a.hi);
+        assert!(a.lo < 2990.4 && a.hi > 3012.1);
+        let b = AxisSpec::new(
+            &[100.0, 300.0],
+            None,
+            &Unit::TokensPerSec,
+            false,
+            500.0,
+            true,
+        );
+        assert!(b.hi - b.lo < 300.0, "{} .. {}", b.lo, b.hi);
+        // Near zero, a non-negative series does not get a negative axis.
+        let c = AxisSpec::new(
+            &[0.001, 0.0011],
+            None,
+            &Unit::TokensPerSec,
+            false,
+            500.0,
+            true,
+        );
+        assert!(c.lo >= 0.0, "{}", c.lo);
     }
 
     #[test]
