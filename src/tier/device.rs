@@ -451,8 +451,16 @@ impl Device {
 fn mul_div(a: u64, b: u64, c: u64) -> u64 {
     match a.checked_mul(b) {
         Some(p) => p / c,
-        None => u64::try_from(u128::from(a) * u128::from(b) / u128::from(c)).unwrap_or(u64::MAX),
+        None => mul_div_wide(a, b, c),
     }
+}
+
+/// [`mul_div`] past 64 bits: rare, and kept out of line so that the device's access loop stays
+/// small enough to inline into the step.
+#[cold]
+#[inline(never)]
+fn mul_div_wide(a: u64, b: u64, c: u64) -> u64 {
+    u64::try_from(u128::from(a) * u128::from(b) / u128::from(c)).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
