@@ -3,7 +3,7 @@
 # slots, 4 requests/s) at 1k, 4k, 16k and 100k requests, and prints the seconds and the seconds
 # per 1,000 requests: linear cost keeps the last column flat. The bar (issue 14): 100,000
 # requests within 30 s on the 2-core reference machine, with room for a loaded machine: they
-# take about 22 s there (0.22 s per 1,000 requests).
+# take 22-23 s there (0.22-0.23 s per 1,000 requests).
 # Usage: benches/serve-scaling.sh [REQUESTS...]   (builds the release binary first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
